@@ -1,0 +1,53 @@
+/*
+** gf.h — what the host offers native modules.
+**
+** A native function that has to wait (a worker-thread job, an HTTP transfer) never blocks the
+** process: it hands the work to the host and returns the result of gf_work()/gf_curl(). Inside a
+** gf task that yields the task and the event loop resumes it when the work is done; anywhere else
+** (the main state, a plain coroutine, a metamethod) the call drives the loop's I/O itself until
+** the work is done. Either way the Lua caller sees an ordinary function call.
+**
+** Ownership: `ud` passes to the host at the call, whatever happens next (including an error
+** raised before the work starts). The host calls release(ud) exactly once.
+*/
+#ifndef GF_H
+#define GF_H
+
+#include <curl/curl.h>
+#include <lua.h>
+
+typedef void (*gf_work_fn)(void *ud);              /* worker thread: no Lua, no host calls */
+typedef int (*gf_push_fn)(lua_State *L, void *ud); /* loop thread: push results, return count */
+typedef void (*gf_release_fn)(void *ud);           /* free ud; called once */
+
+/* Run work(ud) on the worker pool, then push(L, ud) in the caller. */
+int gf_work(lua_State *L, gf_work_fn work, gf_push_fn push, gf_release_fn release, void *ud);
+
+/*
+** Run `easy` on the host's curl multi handle. When it ends, push(L, easy, result, ud) pushes the
+** results. The easy handle stays owned by the module: release(ud) must clean it up. The host
+** uses CURLOPT_PRIVATE; the module must not.
+*/
+typedef int (*gf_curl_push_fn)(lua_State *L, CURL *easy, CURLcode result, void *ud);
+int gf_curl(lua_State *L, CURL *easy, gf_curl_push_fn push, gf_release_fn release, void *ud);
+
+/* The shared multi handle (for connection-pool settings); NULL outside the host. */
+CURLM *gf_curl_multi(lua_State *L);
+
+/* True once SIGINT/SIGTERM arrived: long native loops should stop early. */
+int gf_interrupted(lua_State *L);
+
+/* Number of worker threads in the pool. */
+int gf_pool_size(lua_State *L);
+
+/*
+** Helpers for the `nil, message, code` convention. gf_fail pushes nil, the formatted message and
+** the code and returns 3, so a binding can `return gf_fail(L, "io", "fs.read %s: %s", path, err)`.
+*/
+int gf_fail(lua_State *L, const char *code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#endif

@@ -1,0 +1,68 @@
+/*
+** lhost.c — gf.host.core: facts about the running host for the gf.host facade.
+**
+**   version() -> string             gfhost's version
+**   root() -> string                the Lua tree (scripts/, modules/, config/, ...)
+**   libdir() -> string              where shared modules live
+**   lua_version, curl_version, openssl_version (strings)
+**   isatty(fd) -> boolean
+**   pid() -> integer
+*/
+#define _POSIX_C_SOURCE 200809L
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <openssl/crypto.h>
+
+#include "host.h"
+
+#ifndef GF_VERSION
+#define GF_VERSION "0.0.0"
+#endif
+
+static int h_version(lua_State *L)
+{
+  lua_pushstring(L, GF_VERSION);
+  return 1;
+}
+
+static int h_root(lua_State *L)
+{
+  lua_pushstring(L, gf_host_get(L)->root);
+  return 1;
+}
+
+static int h_libdir(lua_State *L)
+{
+  lua_pushstring(L, gf_host_get(L)->libdir);
+  return 1;
+}
+
+static int h_isatty(lua_State *L)
+{
+  lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+  return 1;
+}
+
+static int h_pid(lua_State *L)
+{
+  lua_pushinteger(L, (lua_Integer)getpid());
+  return 1;
+}
+
+int luaopen_gf_host(lua_State *L)
+{
+  static const luaL_Reg funcs[] = {{"version", h_version}, {"root", h_root},
+                                   {"libdir", h_libdir},   {"isatty", h_isatty},
+                                   {"pid", h_pid},         {NULL, NULL}};
+  luaL_newlib(L, funcs);
+  lua_pushstring(L, LUA_RELEASE);
+  lua_setfield(L, -2, "lua_version");
+  lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
+  lua_setfield(L, -2, "curl_version");
+  lua_pushstring(L, OpenSSL_version(OPENSSL_VERSION));
+  lua_setfield(L, -2, "openssl_version");
+  return 1;
+}

@@ -1,0 +1,231 @@
+/*
+** loop.c — one thread drives every transfer, timer and worker completion.
+*/
+#define _POSIX_C_SOURCE 200809L
+#include "loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "curlop.h"
+
+int64_t gf_now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int gf_loop_init(gf_loop *loop, char *err, size_t errlen)
+{
+  int fds[2];
+  memset(loop, 0, sizeof *loop);
+  loop->wake_rd = loop->wake_wr = -1;
+  if (pipe(fds) != 0) {
+    snprintf(err, errlen, "event loop: pipe: %s", strerror(errno));
+    return -1;
+  }
+  for (int i = 0; i < 2; i++) {
+    fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+    fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+  }
+  loop->wake_rd = fds[0];
+  loop->wake_wr = fds[1];
+  loop->multi = curl_multi_init();
+  if (!loop->multi) {
+    snprintf(err, errlen, "event loop: curl_multi_init failed");
+    return -1;
+  }
+  curl_multi_setopt(loop->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 256L);
+  curl_multi_setopt(loop->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 128L);
+  curl_multi_setopt(loop->multi, CURLMOPT_MAXCONNECTS, 256L);
+  pthread_mutex_init(&loop->done_mu, NULL);
+  return 0;
+}
+
+void gf_loop_close(gf_loop *loop)
+{
+  if (loop->multi) curl_multi_cleanup(loop->multi);
+  loop->multi = NULL;
+  if (loop->wake_rd >= 0) close(loop->wake_rd);
+  if (loop->wake_wr >= 0) close(loop->wake_wr);
+  loop->wake_rd = loop->wake_wr = -1;
+  free(loop->timers);
+  loop->timers = NULL;
+  pthread_mutex_destroy(&loop->done_mu);
+}
+
+void gf_loop_wake(gf_loop *loop)
+{
+  char b = 1;
+  ssize_t r = write(loop->wake_wr, &b, 1); /* EAGAIN: a wake-up is already pending */
+  (void)r;
+}
+
+void gf_loop_post(gf_loop *loop, gf_op *op)
+{
+  pthread_mutex_lock(&loop->done_mu);
+  op->next = NULL;
+  if (loop->done_tail) loop->done_tail->next = op;
+  else loop->done_head = op;
+  loop->done_tail = op;
+  pthread_mutex_unlock(&loop->done_mu);
+  gf_loop_wake(loop);
+}
+
+void gf_loop_complete(gf_loop *loop, gf_op *op)
+{
+  op->done = 1;
+  if (op->orphan) {
+    op->release(op);
+  } else if (op->task && loop->on_ready) {
+    loop->on_ready(loop->ctx, op->task);
+  }
+}
+
+/* {====== timers: a binary min-heap on due_ms ====== */
+
+static void heap_swap(gf_loop *loop, size_t a, size_t b)
+{
+  gf_timer *t = loop->timers[a];
+  loop->timers[a] = loop->timers[b];
+  loop->timers[b] = t;
+  loop->timers[a]->heap_index = a;
+  loop->timers[b]->heap_index = b;
+}
+
+static void heap_up(gf_loop *loop, size_t i)
+{
+  while (i > 0) {
+    size_t parent = (i - 1) / 2;
+    if (loop->timers[parent]->due_ms <= loop->timers[i]->due_ms) break;
+    heap_swap(loop, i, parent);
+    i = parent;
+  }
+}
+
+static void heap_down(gf_loop *loop, size_t i)
+{
+  for (;;) {
+    size_t l = 2 * i + 1, r = l + 1, m = i;
+    if (l < loop->ntimers && loop->timers[l]->due_ms < loop->timers[m]->due_ms) m = l;
+    if (r < loop->ntimers && loop->timers[r]->due_ms < loop->timers[m]->due_ms) m = r;
+    if (m == i) return;
+    heap_swap(loop, i, m);
+    i = m;
+  }
+}
+
+void gf_loop_timer_add(gf_loop *loop, gf_timer *t)
+{
+  if (loop->ntimers == loop->cap_timers) {
+    size_t cap = loop->cap_timers ? loop->cap_timers * 2 : 64;
+    gf_timer **n = realloc(loop->timers, cap * sizeof *n);
+    if (!n) abort(); /* out of memory in the loop itself: nothing sane to do */
+    loop->timers = n;
+    loop->cap_timers = cap;
+  }
+  t->heap_index = loop->ntimers;
+  loop->timers[loop->ntimers++] = t;
+  heap_up(loop, t->heap_index);
+}
+
+void gf_loop_timer_remove(gf_loop *loop, gf_timer *t)
+{
+  size_t i = t->heap_index;
+  if (i >= loop->ntimers || loop->timers[i] != t) return;
+  loop->ntimers--;
+  if (i != loop->ntimers) {
+    loop->timers[i] = loop->timers[loop->ntimers];
+    loop->timers[i]->heap_index = i;
+    heap_down(loop, i);
+    heap_up(loop, i);
+  }
+  t->heap_index = (size_t)-1;
+}
+
+int64_t gf_loop_next_timer(gf_loop *loop)
+{
+  if (loop->ntimers == 0) return -1;
+  int64_t d = loop->timers[0]->due_ms - gf_now_ms();
+  return d < 0 ? 0 : d;
+}
+
+static void fire_timers(gf_loop *loop)
+{
+  int64_t now = gf_now_ms();
+  while (loop->ntimers > 0 && loop->timers[0]->due_ms <= now) {
+    gf_timer *t = loop->timers[0];
+    gf_loop_timer_remove(loop, t);
+    gf_loop_complete(loop, &t->op);
+  }
+}
+
+/* }====== */
+
+int gf_loop_pending(const gf_loop *loop)
+{
+  return loop->curl_running > 0 || loop->jobs_running > 0 || loop->ntimers > 0;
+}
+
+static void drain_wakeups(gf_loop *loop)
+{
+  char buf[256];
+  while (read(loop->wake_rd, buf, sizeof buf) > 0) {
+  }
+}
+
+static void drain_jobs(gf_loop *loop)
+{
+  pthread_mutex_lock(&loop->done_mu);
+  gf_op *op = loop->done_head;
+  loop->done_head = loop->done_tail = NULL;
+  pthread_mutex_unlock(&loop->done_mu);
+  while (op) {
+    gf_op *next = op->next;
+    loop->jobs_running--;
+    gf_loop_complete(loop, op);
+    op = next;
+  }
+}
+
+static void drain_curl(gf_loop *loop)
+{
+  int still, left;
+  curl_multi_perform(loop->multi, &still);
+  CURLMsg *m;
+  while ((m = curl_multi_info_read(loop->multi, &left)) != NULL) {
+    if (m->msg != CURLMSG_DONE) continue;
+    CURL *easy = m->easy_handle;
+    CURLcode rc = m->data.result;
+    gf_curlop *op = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&op);
+    curl_multi_remove_handle(loop->multi, easy);
+    loop->curl_running--;
+    if (op) {
+      op->result = rc;
+      op->attached = 0;
+      gf_loop_complete(loop, &op->op);
+    }
+  }
+}
+
+void gf_loop_step(gf_loop *loop, int timeout_ms)
+{
+  int64_t next = gf_loop_next_timer(loop);
+  if (next >= 0 && next < timeout_ms) timeout_ms = (int)next;
+  if (timeout_ms < 0) timeout_ms = 0;
+  struct curl_waitfd extra = {.fd = loop->wake_rd, .events = CURL_WAIT_POLLIN, .revents = 0};
+  int numfds = 0;
+  if (loop->curl_running > 0) curl_multi_perform(loop->multi, &numfds);
+  curl_multi_poll(loop->multi, &extra, 1, timeout_ms, &numfds);
+  drain_wakeups(loop);
+  if (loop->curl_running > 0) drain_curl(loop);
+  drain_jobs(loop);
+  fire_timers(loop);
+}

@@ -1,0 +1,219 @@
+/*
+** task.c — tasks are coroutines resumed by the loop. A task's gf_task lives in the coroutine's
+** extra space (LUA_EXTRASPACE), so any lua_State tells whether it is a task; plain coroutines
+** inherit the main thread's NULL and are not.
+*/
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "host.h"
+
+gf_task *gf_task_of(lua_State *L)
+{
+  return *(gf_task **)lua_getextraspace(L);
+}
+
+static void link_task(gf_host *h, gf_task *t)
+{
+  t->prev = NULL;
+  t->next = h->tasks;
+  if (h->tasks) h->tasks->prev = t;
+  h->tasks = t;
+  h->ntasks++;
+}
+
+static void unlink_task(gf_host *h, gf_task *t)
+{
+  if (t->prev) t->prev->next = t->next;
+  else h->tasks = t->next;
+  if (t->next) t->next->prev = t->prev;
+  h->ntasks--;
+}
+
+void gf_task_ready(gf_host *h, gf_task *t)
+{
+  if (t->state == GF_TASK_READY || t->state == GF_TASK_DONE) return;
+  t->state = GF_TASK_READY;
+  t->next_ready = NULL;
+  if (h->ready_tail) h->ready_tail->next_ready = t;
+  else h->ready_head = t;
+  h->ready_tail = t;
+}
+
+static void on_ready(void *ctx, gf_task *t)
+{
+  gf_task_ready(ctx, t);
+}
+
+gf_task *gf_task_spawn(gf_host *h, lua_State *L, int nargs)
+{
+  luaL_checkstack(L, 2, NULL);
+  gf_task *t = calloc(1, sizeof *t);
+  if (!t) luaL_error(L, "not enough memory");
+  lua_State *co = lua_newthread(L);              /* [fn args... co] */
+  *(gf_task **)lua_getextraspace(co) = t;
+  t->co = co;
+  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);       /* [fn args...] */
+  lua_xmove(L, co, nargs + 1);                   /* co: [fn args...] */
+  t->nargs = nargs;
+  t->state = GF_TASK_SUSPENDED;
+  link_task(h, t);
+  gf_task_ready(h, t);
+  return t;
+}
+
+static void finish_task(gf_host *h, gf_task *t, int status)
+{
+  if (t->is_main) {
+    h->main_done = 1;
+    if (status == LUA_OK) {
+      int n = lua_gettop(t->co);
+      if (n > 0 && lua_isinteger(t->co, 1)) h->exit_code = (int)lua_tointeger(t->co, 1);
+      else if (n > 0 && lua_isboolean(t->co, 1) && !lua_toboolean(t->co, 1)) h->exit_code = 1;
+      else h->exit_code = 0;
+    } else {
+      gf_report(h, t->co, status);
+      h->exit_code = gf_error_exit_code(t->co, -1);
+    }
+  } else if (status != LUA_OK) {
+    gf_report(h, t->co, status);
+    h->task_failures++;
+  }
+  t->state = GF_TASK_DONE;
+  *(gf_task **)lua_getextraspace(t->co) = NULL;
+  lua_settop(t->co, 0);
+  unlink_task(h, t);
+  luaL_unref(h->L, LUA_REGISTRYINDEX, t->ref);
+  free(t);
+}
+
+static void resume_task(gf_host *h, gf_task *t)
+{
+  int nres = 0;
+  t->state = GF_TASK_RUNNING;
+  h->running = t->co;
+  int nargs = t->nargs;
+  t->nargs = 0;
+  int status = lua_resume(t->co, h->L, nargs, &nres);
+  h->running = NULL;
+  if (status == LUA_YIELD) {
+    lua_pop(t->co, nres);
+    /* A plain coroutine.yield() in a task body is a cooperative yield: run again later. */
+    if (t->state == GF_TASK_RUNNING) gf_task_ready(h, t);
+    return;
+  }
+  finish_task(h, t, status);
+}
+
+void gf_host_cancel_all(gf_host *h)
+{
+  h->cancelling = 1;
+  for (gf_task *t = h->tasks; t; t = t->next) {
+    if (t->cancelled) continue;
+    t->cancelled = 1;
+    if (t->state == GF_TASK_PARKED && t->op) {
+      gf_op *op = t->op;
+      if (op->done) { /* finished but not yet resumed: the continuation releases it */
+      } else if (op->cancel) {
+        op->cancel(op); /* releases it */
+        t->op = NULL;
+      } else {
+        op->orphan = 1; /* a worker job cannot be stopped: released when it ends */
+        op->task = NULL;
+        t->op = NULL;
+      }
+      gf_task_ready(h, t);
+    } else if (t->state == GF_TASK_SUSPENDED) {
+      gf_task_ready(h, t);
+    }
+  }
+}
+
+static void report_deadlock(gf_host *h)
+{
+  fprintf(stderr, "gfhost: %d task(s) wait for something that can never happen (deadlock)\n",
+          h->ntasks);
+  gf_host_cancel_all(h);
+}
+
+void gf_host_run(gf_host *h)
+{
+  while (h->ntasks > 0) {
+    if (h->interrupted && !h->cancelling) gf_host_cancel_all(h);
+    while (h->ready_head) {
+      gf_task *t = h->ready_head;
+      h->ready_head = t->next_ready;
+      if (!h->ready_head) h->ready_tail = NULL;
+      resume_task(h, t);
+    }
+    if (h->ntasks == 0) break;
+    if (!gf_loop_pending(&h->loop) && !h->ready_head && !h->interrupted) {
+      report_deadlock(h);
+      continue;
+    }
+    gf_loop_step(&h->loop, h->ready_head ? 0 : 1000);
+  }
+}
+
+/* {====== waiting ====== */
+
+static int op_continue(lua_State *L, int status, lua_KContext ctx)
+{
+  (void)status;
+  (void)ctx;
+  gf_task *t = gf_task_of(L);
+  gf_op *op = t->op;
+  t->op = NULL;
+  if (t->cancelled) {
+    if (op) op->release(op);
+    return luaL_error(L, "interrupted");
+  }
+  int n = op->push(L, op);
+  op->release(op);
+  return n;
+}
+
+int gf_op_await(lua_State *L, gf_op *op)
+{
+  gf_host *h = gf_host_get(L);
+  gf_task *t = gf_task_of(L);
+  if (t && t->co == L && lua_isyieldable(L) && !t->cancelled) {
+    op->task = t;
+    t->op = op;
+    t->state = GF_TASK_PARKED;
+    return lua_yieldk(L, 0, 0, op_continue);
+  }
+  /* Not a task (or cannot yield here): drive the loop's I/O until this op is done. */
+  op->task = NULL;
+  while (!op->done) {
+    if (h->interrupted || (t && t->cancelled)) {
+      if (op->cancel) op->cancel(op);
+      else op->orphan = 1;
+      return luaL_error(L, "interrupted");
+    }
+    gf_loop_step(&h->loop, 1000);
+  }
+  int n = op->push(L, op);
+  op->release(op);
+  return n;
+}
+
+/* }====== */
+
+static void loop_ready_init(gf_host *h)
+{
+  h->loop.on_ready = on_ready;
+  h->loop.ctx = h;
+}
+
+int gf_host_init(gf_host *h, char *err, size_t errlen)
+{
+  if (gf_loop_init(&h->loop, err, errlen) != 0) return -1;
+  loop_ready_init(h);
+  return 0;
+}

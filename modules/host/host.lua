@@ -1,0 +1,142 @@
+--- gf.host: the host's own commands and conventions.
+--
+-- fail(message, exit)   raise an expected failure: printed as `gfhost: <message>`, no traceback,
+--                       exit status `exit` (default 1; 2 for usage errors)
+-- root(), version()     where the Lua tree is; gfhost's version
+-- load_script(name)     resolve `gfhost run <name|path>` to a loaded chunk, or nil, message
+-- command(cmd, ...)     `gfhost list|version|spec ...` (called by the executable)
+local core = require("gf.host.core")
+
+local M = {}
+
+M.root = core.root
+M.version = core.version
+M.libdir = core.libdir
+M.isatty = core.isatty
+M.pid = core.pid
+
+--- Raise an expected failure (no traceback). `exit` defaults to 1.
+function M.fail(message, exit)
+  error(setmetatable({ message = tostring(message), exit = exit or 1 }, {
+    __tostring = function(e) return e.message end,
+  }), 0)
+end
+
+local function file_exists(path)
+  local f = io.open(path, "r")
+  if f then f:close() return true end
+  return false
+end
+
+--- Resolve a script name or path: a bare name is scripts/<name>.lua under the root.
+function M.resolve_script(name)
+  if name:find("/", 1, true) or name:match("%.lua$") then
+    if file_exists(name) then return name end
+    return nil, ("script not found: %s"):format(name)
+  end
+  local path = ("%s/scripts/%s.lua"):format(core.root(), name)
+  if file_exists(path) then return path end
+  return nil, ("unknown script '%s' (gfhost list shows the scripts; looked in %s/scripts)"):format(
+    name, core.root())
+end
+
+function M.load_script(name)
+  local path, err = M.resolve_script(name)
+  if not path then return nil, err end
+  local fn, lerr = loadfile(path, "t")
+  if not fn then return nil, lerr end
+  return fn
+end
+
+--- The one-line description of a script: its first `--- ` comment line.
+function M.describe(path)
+  local f = io.open(path, "r")
+  if not f then return "" end
+  for line in f:lines() do
+    local d = line:match("^%-%-%-%s*(.-)%s*$")
+    if d then f:close() return d end
+    if not line:match("^%-%-") and not line:match("^#!") and line:match("%S") then break end
+  end
+  f:close()
+  return ""
+end
+
+local function list_scripts()
+  local dir = core.root() .. "/scripts"
+  local names = {}
+  local p = io.popen(("ls -1 '%s' 2>/dev/null"):format(dir:gsub("'", "'\\''")))
+  if p then
+    for n in p:lines() do
+      if n:match("%.lua$") then names[#names + 1] = n:sub(1, -5) end
+    end
+    p:close()
+  end
+  table.sort(names)
+  local width = 0
+  for _, n in ipairs(names) do width = math.max(width, #n) end
+  for _, n in ipairs(names) do
+    io.stdout:write(("%-" .. width .. "s  %s\n"):format(n, M.describe(dir .. "/" .. n .. ".lua")))
+  end
+  return 0
+end
+
+-- Native cores report the library they wrap as _LIBRARY and _LIBVERSION.
+local CORES = { "json", "yaml", "csv", "fs", "time", "http", "aws", "sqlite", "state", "amqp",
+  "raster", "grib" }
+
+local function version_report()
+  local out = io.stdout
+  out:write(("gfhost %s\n"):format(core.version()))
+  out:write(("  %-10s %s\n"):format("Lua", core.lua_version))
+  out:write(("  %-10s %s\n"):format("libcurl", core.curl_version))
+  out:write(("  %-10s %s\n"):format("OpenSSL", core.openssl_version))
+  local seen = {}
+  for _, name in ipairs(CORES) do
+    local ok, mod = pcall(require, "gf." .. name .. ".core")
+    if ok and type(mod) == "table" and mod._LIBRARY and not seen[mod._LIBRARY] then
+      seen[mod._LIBRARY] = true
+      out:write(("  %-10s %s\n"):format(mod._LIBRARY, tostring(mod._LIBVERSION)))
+    end
+  end
+  return 0
+end
+
+local function run_spec(...)
+  local root = core.root()
+  local args = { ... }
+  local has_output = false
+  for _, a in ipairs(args) do
+    if a == "-o" or a:match("^%-%-output") then has_output = true end
+  end
+  local argv = { [0] = "busted" }
+  if not has_output then
+    argv[#argv + 1] = "-o"
+    argv[#argv + 1] = root .. "/spec/support/summary.lua"
+  end
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  if #args == 0 then argv[#argv + 1] = root .. "/spec" end
+  local code
+  local real_exit = os.exit
+  os.exit = function(c)
+    code = (c == true or c == nil) and 0 or (c == false and 1 or c)
+    error("__busted_exit__", 0)
+  end
+  _G.arg = argv
+  local ok, err = pcall(function()
+    require("busted.runner")({ standalone = false })
+  end)
+  os.exit = real_exit
+  if not ok and err ~= "__busted_exit__" then
+    M.fail("spec: " .. tostring(err), 2)
+  end
+  return code or 0
+end
+
+function M.command(cmd, ...)
+  if cmd == "list" then return list_scripts() end
+  if cmd == "version" then return version_report() end
+  if cmd == "spec" then return run_spec(...) end
+  M.fail(("the '%s' command is not available in this build"):format(cmd), 2)
+end
+
+return M

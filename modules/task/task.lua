@@ -1,0 +1,221 @@
+--- gf.task: cooperative tasks on the host's event loop.
+--
+-- spawn(fn, ...) -> task        run fn(...) as a new task
+-- wait(task) -> ok, ...         wait for a task: true and its results, or false and its error
+-- wait_all(tasks) -> list       wait for every task: list of {ok = bool, ...results | error}
+-- map(items, fn, opts) -> results, failures
+--                               fn(item, index) for every item with at most opts.concurrency
+--                               (default 16) running at once. results[i] is fn's first result
+--                               (nil for a failed item); failures is a list, ordered by index,
+--                               of {index =, item =, error =}. Nothing is thrown away.
+-- sleep(seconds), yield(), current(), interrupted(), workers()
+-- channel(capacity) -> ch        bounded FIFO: ch:send(v) waits while full, ch:recv() waits while
+--                               empty and returns nil once closed and drained; ch:close()
+-- semaphore(n) -> sem          sem:acquire(), sem:release()
+--
+-- A task that fails and is never waited for is reported on stderr and makes the run exit 1.
+local core = require("gf.task.core")
+
+local M = {}
+
+M.sleep = core.sleep
+M.yield = core.yield
+M.interrupted = core.interrupted
+M.workers = core.workers
+
+local records = setmetatable({}, { __mode = "k" }) -- thread -> record
+
+local function traceback(err)
+  if type(err) == "string" then return debug.traceback(err, 2) end
+  return err
+end
+
+local function run(rec, fn, ...)
+  local r = table.pack(xpcall(fn, traceback, ...))
+  rec.result = r
+  rec.done = true
+  local waiters = rec.waiters
+  rec.waiters = nil
+  if not r[1] and (not waiters or #waiters == 0) then
+    rec.unobserved = true
+  end
+  if waiters then
+    for _, w in ipairs(waiters) do core.wake(w) end
+  end
+  if rec.unobserved then
+    -- Give a waiter that arrives later a chance; report only if still unobserved at the end
+    -- of the run (the host counts errors raised from here).
+    core.yield()
+    if rec.unobserved then error(r[2], 0) end
+  end
+end
+
+local Task = {}
+Task.__index = Task
+Task.__name = "gf.task.task"
+
+function M.spawn(fn, ...)
+  if type(fn) ~= "function" then error("bad argument #1 to 'spawn' (function expected)", 2) end
+  local rec = { waiters = {} }
+  local handle = setmetatable({ _rec = rec }, Task)
+  rec.thread = core.spawn(run, rec, fn, ...)
+  records[rec.thread] = rec
+  return handle
+end
+
+function M.current()
+  return core.current()
+end
+
+local function record_of(t)
+  if getmetatable(t) ~= Task then error("bad argument to 'wait' (gf.task.task expected)", 3) end
+  return t._rec
+end
+
+function M.wait(t)
+  local rec = record_of(t)
+  while not rec.done do
+    local me = core.current()
+    if not me then error("gf.task.wait: not inside a task", 2) end
+    rec.waiters[#rec.waiters + 1] = me
+    core.suspend()
+  end
+  rec.unobserved = false
+  return table.unpack(rec.result, 1, rec.result.n)
+end
+
+function M.wait_all(tasks)
+  local out = {}
+  for i, t in ipairs(tasks) do
+    local r = table.pack(M.wait(t))
+    if r[1] then
+      out[i] = table.move(r, 1, r.n, 1, { n = r.n, ok = true })
+    else
+      out[i] = { ok = false, error = r[2] }
+    end
+  end
+  return out
+end
+
+function Task:done()
+  return self._rec.done == true
+end
+
+-- {====== channel ======
+
+local Channel = {}
+Channel.__index = Channel
+Channel.__name = "gf.task.channel"
+
+function M.channel(capacity)
+  capacity = capacity or 1
+  if math.type(capacity) ~= "integer" or capacity < 1 then
+    error("bad argument #1 to 'channel' (positive integer expected)", 2)
+  end
+  return setmetatable({ cap = capacity, items = {}, head = 1, tail = 0,
+    recv_waiters = {}, send_waiters = {}, closed = false }, Channel)
+end
+
+local function wake_one(list)
+  while #list > 0 do
+    local w = table.remove(list, 1)
+    if core.wake(w) then return true end
+  end
+  return false
+end
+
+function Channel:send(v)
+  if v == nil then error("gf.task.channel: cannot send nil", 2) end
+  while not self.closed and self.tail - self.head + 1 >= self.cap do
+    self.send_waiters[#self.send_waiters + 1] = core.current()
+    core.suspend()
+  end
+  if self.closed then error("gf.task.channel: send on a closed channel", 2) end
+  self.tail = self.tail + 1
+  self.items[self.tail] = v
+  wake_one(self.recv_waiters)
+  return true
+end
+
+function Channel:recv()
+  while self.tail < self.head do
+    if self.closed then return nil end
+    self.recv_waiters[#self.recv_waiters + 1] = core.current()
+    core.suspend()
+  end
+  local v = self.items[self.head]
+  self.items[self.head] = nil
+  self.head = self.head + 1
+  wake_one(self.send_waiters)
+  return v
+end
+
+function Channel:close()
+  self.closed = true
+  while wake_one(self.recv_waiters) do end
+  while wake_one(self.send_waiters) do end
+end
+
+function Channel:__len()
+  return self.tail - self.head + 1
+end
+
+-- }======
+
+-- {====== semaphore ======
+
+local Semaphore = {}
+Semaphore.__index = Semaphore
+
+function M.semaphore(n)
+  return setmetatable({ free = n, waiters = {} }, Semaphore)
+end
+
+function Semaphore:acquire()
+  while self.free <= 0 do
+    self.waiters[#self.waiters + 1] = core.current()
+    core.suspend()
+  end
+  self.free = self.free - 1
+end
+
+function Semaphore:release()
+  self.free = self.free + 1
+  wake_one(self.waiters)
+end
+
+-- }======
+
+function M.map(items, fn, opts)
+  if type(items) ~= "table" then error("bad argument #1 to 'map' (table expected)", 2) end
+  if type(fn) ~= "function" then error("bad argument #2 to 'map' (function expected)", 2) end
+  local n = #items
+  local concurrency = (opts and opts.concurrency) or 16
+  if math.type(concurrency) ~= "integer" or concurrency < 1 then
+    error("bad argument #3 to 'map' (concurrency must be a positive integer)", 2)
+  end
+  local results, errors = {}, {}
+  local next_index = 1
+  local function worker()
+    while next_index <= n and not core.interrupted() do
+      local i = next_index
+      next_index = i + 1
+      local ok, r = xpcall(fn, traceback, items[i], i)
+      if ok then
+        results[i] = r
+      else
+        errors[#errors + 1] = { index = i, item = items[i], error = r }
+      end
+    end
+  end
+  local workers = {}
+  for w = 1, math.min(concurrency, n) do workers[w] = M.spawn(worker) end
+  for _, t in ipairs(workers) do
+    local ok, err = M.wait(t)
+    if not ok then error(err, 0) end -- interrupted
+  end
+  table.sort(errors, function(a, b) return a.index < b.index end)
+  return results, errors
+end
+
+return M
