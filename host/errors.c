@@ -35,7 +35,7 @@ void gf_report(gf_host *h, lua_State *co, int status)
   if (lua_type(co, -1) == LUA_TTABLE) {
     lua_getfield(co, -1, "message");
     const char *msg = lua_tostring(co, -1);
-    fprintf(stderr, "gfhost: %s\n", msg ? msg : "(error without message)");
+    if (msg && *msg) fprintf(stderr, "gfhost: %s\n", msg); /* empty: already said (--help) */
     lua_pop(co, 1);
     return;
   }

@@ -7,6 +7,7 @@
 **   lua_version, curl_version, openssl_version (strings)
 **   isatty(fd) -> boolean
 **   pid() -> integer
+**   exe() -> string                 the running executable
 */
 #define _POSIX_C_SOURCE 200809L
 #include <unistd.h>
@@ -46,6 +47,15 @@ static int h_isatty(lua_State *L)
   return 1;
 }
 
+static int h_exe(lua_State *L)
+{
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return 0;
+  lua_pushlstring(L, buf, (size_t)n);
+  return 1;
+}
+
 static int h_pid(lua_State *L)
 {
   lua_pushinteger(L, (lua_Integer)getpid());
@@ -56,7 +66,8 @@ int luaopen_gf_host(lua_State *L)
 {
   static const luaL_Reg funcs[] = {{"version", h_version}, {"root", h_root},
                                    {"libdir", h_libdir},   {"isatty", h_isatty},
-                                   {"pid", h_pid},         {NULL, NULL}};
+                                   {"pid", h_pid},         {"exe", h_exe},
+                                   {NULL, NULL}};
   luaL_newlib(L, funcs);
   lua_pushstring(L, LUA_RELEASE);
   lua_setfield(L, -2, "lua_version");

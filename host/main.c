@@ -173,6 +173,7 @@ int main(int argc, char **argv)
     return 1;
   }
   host.L = L;
+  *(gf_task **)lua_getextraspace(L) = NULL; /* not a task; plain coroutines copy this */
   gf_signals_install(&host);
 
   lua_pushcfunction(L, msghandler);

@@ -85,6 +85,9 @@ static void finish_task(gf_host *h, gf_task *t, int status)
     h->task_failures++;
   }
   t->state = GF_TASK_DONE;
+  /* An error leaves to-be-closed variables open: close them now. (lua_resetthread reports
+  ** the original error again, already reported above.) */
+  if (status != LUA_OK) (void)lua_resetthread(t->co);
   *(gf_task **)lua_getextraspace(t->co) = NULL;
   lua_settop(t->co, 0);
   unlink_task(h, t);

@@ -14,6 +14,7 @@ M.version = core.version
 M.libdir = core.libdir
 M.isatty = core.isatty
 M.pid = core.pid
+M.exe = core.exe
 
 --- Raise an expected failure (no traceback). `exit` defaults to 1.
 function M.fail(message, exit)

@@ -5,7 +5,7 @@ local M = {}
 
 M.root = host.root()
 M.fixtures = os.getenv("GF_FIXTURES") or (M.root .. "/../shared/fixtures")
-M.gfhost = os.getenv("GFHOST_BIN") or (M.root .. "/build/gfhost")
+M.gfhost = os.getenv("GFHOST_BIN") or host.exe()
 
 --- A fresh temporary directory, removed by the caller (or left in /tmp on failure).
 function M.tmpdir()
