@@ -1,0 +1,379 @@
+/*
+** lfs.c — gf.fs.core: the Lua binding of the file-system core (fs.h). The facade gf.fs turns
+** option tables into the plain arguments taken here.
+**
+**   read(path) -> string | nil, msg, code
+**   write(path, data, mode|nil) / append(...) / write_atomic(...) -> true | nil, msg, code
+**   copy(src, dst) / rename(src, dst) -> true | nil, msg, code       copy runs on the worker pool
+**   list(dir) -> {names} | nil, msg, code
+**   walk(dir, with_dirs, max_depth) -> {relative paths} | nil, msg, code
+**   glob(pattern, cross_slash) -> {paths} | nil, msg, code
+**   match(pattern, name, cross_slash) -> boolean
+**   mkdir_p(path, mode|nil) -> true | nil, msg, code
+**   tempdir(base, prefix) -> path | nil, msg, code
+**   remove(path) / remove_tree(path) -> true | nil, msg, code    remove_tree raises on "" and "/"
+**   stat(path) -> {size=, mtime=, type=, mode=} | nil, msg, code   (lstat)
+**   exists(path) -> boolean
+**   sha256(path) -> hex | nil, msg, code                           runs on the worker pool
+**   sha256_string(data) -> hex
+**
+** Codes: "not_found" (ENOENT, ENOTDIR), "io" (anything else). Messages: "fs.<op> <path>: <why>".
+** Misuse (wrong types, NUL bytes in paths, modes out of range) raises.
+*/
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "fs.h"
+#include "gf.h"
+
+#define LIST_MT "gf.fs.list"
+#define BUF_MT "gf.fs.buffer"
+
+static const char *code_of(int err)
+{
+  return (err == ENOENT || err == ENOTDIR) ? "not_found" : "io";
+}
+
+static int fail1(lua_State *L, const char *op, const char *path, int err)
+{
+  return gf_fail(L, code_of(err), "fs.%s %s: %s", op, path, strerror(err));
+}
+
+static int fail2(lua_State *L, const char *op, const char *a, const char *b, int err)
+{
+  return gf_fail(L, code_of(err), "fs.%s %s -> %s: %s", op, a, b, strerror(err));
+}
+
+static int push_true(lua_State *L)
+{
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+static const char *check_path(lua_State *L, int arg)
+{
+  size_t len;
+  const char *p = luaL_checklstring(L, arg, &len);
+  luaL_argcheck(L, strlen(p) == len, arg, "path contains a NUL byte");
+  return p;
+}
+
+/* Optional permission bits: nil -> -1. */
+static int opt_mode(lua_State *L, int arg)
+{
+  if (lua_isnoneornil(L, arg)) return -1;
+  lua_Integer m = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, m >= 0 && m <= 07777, arg, "mode must be within 0..0o7777");
+  return (int)m;
+}
+
+/* {====== boxes: C heap memory owned by a userdata while results are pushed ====== */
+
+static int list_gc(lua_State *L)
+{
+  gf_fs_list_free(luaL_checkudata(L, 1, LIST_MT));
+  return 0;
+}
+
+static gf_fs_list *new_list(lua_State *L)
+{
+  gf_fs_list *l = lua_newuserdatauv(L, sizeof *l, 0);
+  memset(l, 0, sizeof *l);
+  luaL_setmetatable(L, LIST_MT);
+  return l;
+}
+
+/* [box] -> [box, table] */
+static void push_list(lua_State *L, gf_fs_list *l)
+{
+  lua_createtable(L, (int)(l->n < INT_MAX ? l->n : INT_MAX), 0);
+  for (size_t i = 0; i < l->n; i++) {
+    lua_pushstring(L, l->items[i]);
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+}
+
+/* Pushes the list (or a failure) and frees it; the box stays below the results. */
+static int list_result(lua_State *L, gf_fs_list *l, int err, const char *op, const char *path)
+{
+  if (err) {
+    gf_fs_list_free(l);
+    return fail1(L, op, path, err);
+  }
+  push_list(L, l);
+  gf_fs_list_free(l);
+  return 1;
+}
+
+typedef struct {
+  char *p;
+} buf_box;
+
+static int buf_gc(lua_State *L)
+{
+  buf_box *b = luaL_checkudata(L, 1, BUF_MT);
+  free(b->p);
+  b->p = NULL;
+  return 0;
+}
+
+/* }====== */
+
+static int l_read(lua_State *L)
+{
+  const char *path = check_path(L, 1);
+  buf_box *b = lua_newuserdatauv(L, sizeof *b, 0);
+  b->p = NULL;
+  luaL_setmetatable(L, BUF_MT);
+  size_t len = 0;
+  int err = gf_fs_read(path, &b->p, &len);
+  if (err) return fail1(L, "read", path, err);
+  lua_pushlstring(L, b->p, len);
+  free(b->p);
+  b->p = NULL;
+  return 1;
+}
+
+typedef int (*write_fn)(const char *, const char *, size_t, int);
+
+static int do_write(lua_State *L, const char *op, write_fn fn)
+{
+  const char *path = check_path(L, 1);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  int mode = opt_mode(L, 3);
+  int err = fn(path, data, len, mode);
+  return err ? fail1(L, op, path, err) : push_true(L);
+}
+
+static int l_write(lua_State *L)
+{
+  return do_write(L, "write", gf_fs_write);
+}
+
+static int l_append(lua_State *L)
+{
+  return do_write(L, "append", gf_fs_append);
+}
+
+static int l_write_atomic(lua_State *L)
+{
+  return do_write(L, "write_atomic", gf_fs_write_atomic);
+}
+
+static int l_rename(lua_State *L)
+{
+  const char *a = check_path(L, 1), *b = check_path(L, 2);
+  int err = gf_fs_rename(a, b);
+  return err ? fail2(L, "rename", a, b, err) : push_true(L);
+}
+
+static int l_list(lua_State *L)
+{
+  const char *dir = check_path(L, 1);
+  gf_fs_list *l = new_list(L);
+  return list_result(L, l, gf_fs_list_dir(dir, l), "list", dir);
+}
+
+static int l_walk(lua_State *L)
+{
+  const char *dir = check_path(L, 1);
+  int with_dirs = lua_toboolean(L, 2);
+  lua_Integer depth = luaL_optinteger(L, 3, -1);
+  luaL_argcheck(L, depth >= -1 && depth <= INT_MAX, 3, "depth must be -1 (unlimited) or >= 0");
+  gf_fs_list *l = new_list(L);
+  return list_result(L, l, gf_fs_walk(dir, with_dirs, (int)depth, l), "walk", dir);
+}
+
+static int l_glob(lua_State *L)
+{
+  const char *pattern = check_path(L, 1);
+  int cross = lua_toboolean(L, 2);
+  gf_fs_list *l = new_list(L);
+  return list_result(L, l, gf_fs_glob(pattern, cross, l), "glob", pattern);
+}
+
+static int l_match(lua_State *L)
+{
+  size_t plen, nlen;
+  const char *pattern = luaL_checklstring(L, 1, &plen);
+  const char *name = luaL_checklstring(L, 2, &nlen);
+  lua_pushboolean(L, gf_fs_match(pattern, plen, name, nlen, lua_toboolean(L, 3)));
+  return 1;
+}
+
+static int l_mkdir_p(lua_State *L)
+{
+  const char *path = check_path(L, 1);
+  int mode = opt_mode(L, 2);
+  int err = gf_fs_mkdir_p(path, mode);
+  return err ? fail1(L, "mkdir_p", path, err) : push_true(L);
+}
+
+static int l_tempdir(lua_State *L)
+{
+  const char *base = check_path(L, 1);
+  const char *prefix = check_path(L, 2);
+  luaL_argcheck(L, strchr(prefix, '/') == NULL, 2, "prefix must not contain '/'");
+  char out[PATH_MAX];
+  int err = gf_fs_tempdir(base, prefix, out, sizeof out);
+  if (err) return fail1(L, "tempdir", base, err);
+  lua_pushstring(L, out);
+  return 1;
+}
+
+static int l_remove(lua_State *L)
+{
+  const char *path = check_path(L, 1);
+  int err = gf_fs_remove(path);
+  return err ? fail1(L, "remove", path, err) : push_true(L);
+}
+
+static int l_remove_tree(lua_State *L)
+{
+  const char *path = check_path(L, 1);
+  luaL_argcheck(L, *path != '\0', 1, "refusing to remove an empty path");
+  int err = gf_fs_remove_tree(path);
+  if (err == EPERM) {
+    char real[PATH_MAX];
+    if (realpath(path, real) && strcmp(real, "/") == 0)
+      return luaL_argerror(L, 1, "refusing to remove '/'");
+  }
+  return err ? fail1(L, "remove_tree", path, err) : push_true(L);
+}
+
+static int l_stat(lua_State *L)
+{
+  static const char *const types[] = {"file", "dir", "link", "other"};
+  const char *path = check_path(L, 1);
+  gf_fs_stat st;
+  int err = gf_fs_lstat(path, &st);
+  if (err) return fail1(L, "stat", path, err);
+  lua_createtable(L, 0, 4);
+  lua_pushinteger(L, (lua_Integer)st.size);
+  lua_setfield(L, -2, "size");
+  lua_pushnumber(L, st.mtime);
+  lua_setfield(L, -2, "mtime");
+  lua_pushstring(L, types[st.type]);
+  lua_setfield(L, -2, "type");
+  lua_pushinteger(L, st.mode);
+  lua_setfield(L, -2, "mode");
+  return 1;
+}
+
+static int l_exists(lua_State *L)
+{
+  const char *path = check_path(L, 1);
+  gf_fs_stat st;
+  lua_pushboolean(L, gf_fs_lstat(path, &st) == 0);
+  return 1;
+}
+
+static int l_sha256_string(lua_State *L)
+{
+  size_t len;
+  const char *data = luaL_checklstring(L, 1, &len);
+  char hex[65];
+  if (gf_fs_sha256_data(data, len, hex) != 0)
+    return luaL_error(L, "fs.sha256_string: OpenSSL failed");
+  lua_pushlstring(L, hex, 64);
+  return 1;
+}
+
+/* {====== worker-pool jobs: sha256 and copy ====== */
+
+typedef struct {
+  int err;
+  int is_copy;
+  char hex[65];
+  char *dst;   /* points into path's allocation (copy only) */
+  char path[]; /* source path, then dst */
+} fs_job;
+
+static void job_work(void *ud)
+{
+  fs_job *j = ud;
+  j->err = j->is_copy ? gf_fs_copy(j->path, j->dst) : gf_fs_sha256_file(j->path, j->hex);
+}
+
+static int job_push(lua_State *L, void *ud)
+{
+  fs_job *j = ud;
+  if (j->is_copy) return j->err ? fail2(L, "copy", j->path, j->dst, j->err) : push_true(L);
+  if (j->err) return fail1(L, "sha256", j->path, j->err);
+  lua_pushlstring(L, j->hex, 64);
+  return 1;
+}
+
+static void job_release(void *ud)
+{
+  free(ud);
+}
+
+static int start_job(lua_State *L, const char *src, const char *dst)
+{
+  size_t sl = strlen(src), dl = dst ? strlen(dst) : 0;
+  fs_job *j = calloc(1, sizeof *j + sl + 1 + dl + 1);
+  if (!j) return luaL_error(L, "not enough memory");
+  memcpy(j->path, src, sl + 1);
+  if (dst) {
+    j->is_copy = 1;
+    j->dst = j->path + sl + 1;
+    memcpy(j->dst, dst, dl + 1);
+  }
+  return gf_work(L, job_work, job_push, job_release, j); /* j now belongs to the host */
+}
+
+static int l_sha256(lua_State *L)
+{
+  const char *path = check_path(L, 1);
+  return start_job(L, path, NULL);
+}
+
+static int l_copy(lua_State *L)
+{
+  const char *a = check_path(L, 1), *b = check_path(L, 2);
+  return start_job(L, a, b);
+}
+
+/* }====== */
+
+int luaopen_gf_fs_core(lua_State *L);
+
+int luaopen_gf_fs_core(lua_State *L)
+{
+  static const luaL_Reg funcs[] = {
+      {"read", l_read},       {"write", l_write},
+      {"append", l_append},   {"write_atomic", l_write_atomic},
+      {"copy", l_copy},       {"rename", l_rename},
+      {"list", l_list},       {"walk", l_walk},
+      {"glob", l_glob},       {"match", l_match},
+      {"mkdir_p", l_mkdir_p}, {"tempdir", l_tempdir},
+      {"remove", l_remove},   {"remove_tree", l_remove_tree},
+      {"stat", l_stat},       {"exists", l_exists},
+      {"sha256", l_sha256},   {"sha256_string", l_sha256_string},
+      {NULL, NULL},
+  };
+  if (luaL_newmetatable(L, LIST_MT)) {
+    lua_pushcfunction(L, list_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, list_gc);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, BUF_MT)) {
+    lua_pushcfunction(L, buf_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, buf_gc);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_pop(L, 1);
+  luaL_newlib(L, funcs);
+  return 1;
+}
