@@ -24,6 +24,7 @@ typedef void (*gf_release_fn)(void *ud);           /* free ud; called once */
 int gf_work(lua_State *L, gf_work_fn work, gf_push_fn push, gf_release_fn release, void *ud);
 
 /*
+** (Link the `gfcurl` target to use these; libcurl then loads with your module, not at start-up.)
 ** Run `easy` on the host's curl multi handle. When it ends, push(L, easy, result, ud) pushes the
 ** results. The easy handle stays owned by the module: release(ud) must clean it up. The host
 ** uses CURLOPT_PRIVATE; the module must not.

@@ -1,5 +1,6 @@
 /*
-** hostapi.c — gf.h for native modules: worker jobs, curl transfers, failure triples.
+** hostapi.c — gf.h for native modules: worker jobs and failure triples (curl transfers are in
+** curlloop.c, linked only into modules that use libcurl).
 */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
@@ -8,7 +9,7 @@
 
 #include <lauxlib.h>
 
-#include "curlop.h"
+#include "pool.h"
 #include "gf.h"
 #include "host.h"
 
@@ -53,69 +54,6 @@ int gf_work(lua_State *L, gf_work_fn work, gf_push_fn push, gf_release_fn releas
 int gf_pool_size(lua_State *L)
 {
   return gf_pool_threads(gf_host_get(L)->pool);
-}
-
-/* }====== */
-
-/* {====== curl transfers ====== */
-
-static int curl_push(void *L, gf_op *op)
-{
-  gf_curlop *c = (gf_curlop *)op;
-  return c->push((lua_State *)L, c->easy, c->result, c->ud);
-}
-
-static void curl_release(gf_op *op)
-{
-  gf_curlop *c = (gf_curlop *)op;
-  if (c->attached) {
-    curl_multi_remove_handle(c->loop->multi, c->easy);
-    c->loop->curl_running--;
-    c->attached = 0;
-  }
-  if (c->release) c->release(c->ud);
-  free(c);
-}
-
-static void curl_cancel(gf_op *op)
-{
-  curl_release(op);
-}
-
-int gf_curl(lua_State *L, CURL *easy, gf_curl_push_fn push, gf_release_fn release, void *ud)
-{
-  gf_host *h = gf_host_get(L);
-  gf_curlop *c = calloc(1, sizeof *c);
-  if (!c) {
-    if (release) release(ud);
-    return luaL_error(L, "not enough memory");
-  }
-  c->loop = &h->loop;
-  c->easy = easy;
-  c->push = push;
-  c->release = release;
-  c->ud = ud;
-  c->op.push = curl_push;
-  c->op.release = curl_release;
-  c->op.cancel = curl_cancel;
-  if (h->interrupted) {
-    curl_release(&c->op);
-    return luaL_error(L, "interrupted");
-  }
-  curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)c);
-  CURLMcode mc = curl_multi_add_handle(h->loop.multi, easy);
-  if (mc != CURLM_OK) {
-    curl_release(&c->op);
-    return luaL_error(L, "curl_multi_add_handle: %s", curl_multi_strerror(mc));
-  }
-  c->attached = 1;
-  h->loop.curl_running++;
-  return gf_op_await(L, &c->op);
-}
-
-CURLM *gf_curl_multi(lua_State *L)
-{
-  return gf_host_get(L)->loop.multi;
 }
 
 /* }====== */

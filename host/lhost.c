@@ -4,7 +4,7 @@
 **   version() -> string             gfhost's version
 **   root() -> string                the Lua tree (scripts/, modules/, config/, ...)
 **   libdir() -> string              where shared modules live
-**   lua_version, curl_version, openssl_version (strings)
+**   lua_version (string)
 **   isatty(fd) -> boolean
 **   pid() -> integer
 **   exe() -> string                 the running executable
@@ -12,10 +12,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <lauxlib.h>
 #include <lua.h>
-#include <openssl/crypto.h>
 
 #include "host.h"
 
@@ -71,9 +69,5 @@ int luaopen_gf_host(lua_State *L)
   luaL_newlib(L, funcs);
   lua_pushstring(L, LUA_RELEASE);
   lua_setfield(L, -2, "lua_version");
-  lua_pushstring(L, curl_version_info(CURLVERSION_NOW)->version);
-  lua_setfield(L, -2, "curl_version");
-  lua_pushstring(L, OpenSSL_version(OPENSSL_VERSION));
-  lua_setfield(L, -2, "openssl_version");
   return 1;
 }

@@ -6,13 +6,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "curlop.h"
 
 int64_t gf_now_ms(void)
 {
@@ -36,22 +36,12 @@ int gf_loop_init(gf_loop *loop, char *err, size_t errlen)
   }
   loop->wake_rd = fds[0];
   loop->wake_wr = fds[1];
-  loop->multi = curl_multi_init();
-  if (!loop->multi) {
-    snprintf(err, errlen, "event loop: curl_multi_init failed");
-    return -1;
-  }
-  curl_multi_setopt(loop->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 256L);
-  curl_multi_setopt(loop->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 128L);
-  curl_multi_setopt(loop->multi, CURLMOPT_MAXCONNECTS, 256L);
   pthread_mutex_init(&loop->done_mu, NULL);
   return 0;
 }
 
 void gf_loop_close(gf_loop *loop)
 {
-  if (loop->multi) curl_multi_cleanup(loop->multi);
-  loop->multi = NULL;
   if (loop->wake_rd >= 0) close(loop->wake_rd);
   if (loop->wake_wr >= 0) close(loop->wake_wr);
   loop->wake_rd = loop->wake_wr = -1;
@@ -168,9 +158,15 @@ static void fire_timers(gf_loop *loop)
 
 /* }====== */
 
+void gf_loop_set_poller(gf_loop *loop, gf_poller *poller)
+{
+  loop->poller = poller;
+}
+
 int gf_loop_pending(const gf_loop *loop)
 {
-  return loop->curl_running > 0 || loop->jobs_running > 0 || loop->ntimers > 0;
+  return loop->jobs_running > 0 || loop->ntimers > 0 ||
+         (loop->poller && loop->poller->pending(loop->poller->ctx));
 }
 
 static void drain_wakeups(gf_loop *loop)
@@ -194,38 +190,19 @@ static void drain_jobs(gf_loop *loop)
   }
 }
 
-static void drain_curl(gf_loop *loop)
-{
-  int still, left;
-  curl_multi_perform(loop->multi, &still);
-  CURLMsg *m;
-  while ((m = curl_multi_info_read(loop->multi, &left)) != NULL) {
-    if (m->msg != CURLMSG_DONE) continue;
-    CURL *easy = m->easy_handle;
-    CURLcode rc = m->data.result;
-    gf_curlop *op = NULL;
-    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&op);
-    curl_multi_remove_handle(loop->multi, easy);
-    loop->curl_running--;
-    if (op) {
-      op->result = rc;
-      op->attached = 0;
-      gf_loop_complete(loop, &op->op);
-    }
-  }
-}
-
 void gf_loop_step(gf_loop *loop, int timeout_ms)
 {
   int64_t next = gf_loop_next_timer(loop);
   if (next >= 0 && next < timeout_ms) timeout_ms = (int)next;
   if (timeout_ms < 0) timeout_ms = 0;
-  struct curl_waitfd extra = {.fd = loop->wake_rd, .events = CURL_WAIT_POLLIN, .revents = 0};
-  int numfds = 0;
-  if (loop->curl_running > 0) curl_multi_perform(loop->multi, &numfds);
-  curl_multi_poll(loop->multi, &extra, 1, timeout_ms, &numfds);
+  if (loop->poller) {
+    loop->poller->wait(loop->poller->ctx, loop->wake_rd, timeout_ms);
+  } else {
+    struct pollfd pfd = {.fd = loop->wake_rd, .events = POLLIN, .revents = 0};
+    (void)poll(&pfd, 1, timeout_ms);
+  }
   drain_wakeups(loop);
-  if (loop->curl_running > 0) drain_curl(loop);
+  if (loop->poller) loop->poller->process(loop->poller->ctx);
   drain_jobs(loop);
   fire_timers(loop);
 }

@@ -1,12 +1,12 @@
 /*
-** loop.h — the event loop: curl multi + timers + worker completions + a self-pipe that signal
-** handlers and worker threads write to. Pure C; knows nothing of Lua except the task pointer it
-** wakes.
+** loop.h — the event loop: timers + worker completions + a self-pipe that signal handlers and
+** worker threads write to, plus one optional poller for network I/O (libcurl's multi handle,
+** registered by host/curlloop.c when gf.http is first loaded, so that scripts which do no HTTP
+** never load libcurl). Pure C; knows nothing of Lua except the task pointer it wakes.
 */
 #ifndef GF_LOOP_H
 #define GF_LOOP_H
 
-#include <curl/curl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -31,10 +31,18 @@ typedef struct gf_timer {
   size_t heap_index;
 } gf_timer;
 
+/* Network I/O plugged into the loop. wait() blocks until I/O, wake_fd readable or timeout;
+** process() completes finished operations (gf_loop_complete); pending() counts those in flight. */
+typedef struct gf_poller {
+  void *ctx;
+  void (*wait)(void *ctx, int wake_fd, int timeout_ms);
+  void (*process)(void *ctx);
+  int (*pending)(void *ctx);
+} gf_poller;
+
 typedef struct gf_loop {
-  CURLM *multi;
+  gf_poller *poller;
   int wake_rd, wake_wr;
-  int curl_running;            /* easy handles attached */
   int jobs_running;            /* worker jobs not yet completed */
   pthread_mutex_t done_mu;     /* guards done_head/done_tail (written by workers) */
   gf_op *done_head, *done_tail;
@@ -47,6 +55,9 @@ typedef struct gf_loop {
 int gf_loop_init(gf_loop *loop, char *err, size_t errlen);
 void gf_loop_close(gf_loop *loop);
 int64_t gf_now_ms(void);
+
+/* Install (or, with NULL, remove) the network poller. */
+void gf_loop_set_poller(gf_loop *loop, gf_poller *poller);
 
 /* Signal-safe and thread-safe: make a waiting gf_loop_step return. */
 void gf_loop_wake(gf_loop *loop);

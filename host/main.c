@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -154,10 +153,6 @@ int main(int argc, char **argv)
   static gf_host host;
   char err[256];
   gf_paths_detect(&host, argv[0]);
-  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    fprintf(stderr, "gfhost: curl_global_init failed\n");
-    return 1;
-  }
   if (gf_host_init(&host, err, sizeof err) != 0) {
     fprintf(stderr, "gfhost: %s\n", err);
     return 1;
@@ -198,6 +193,5 @@ int main(int argc, char **argv)
   gf_pool_stop(host.pool);
   gf_loop_step(&host.loop, 0); /* release jobs whose tasks were cancelled */
   gf_loop_close(&host.loop);
-  curl_global_cleanup();
   return code;
 }

@@ -82,15 +82,13 @@ local function list_scripts()
 end
 
 -- Native cores report the library they wrap as _LIBRARY and _LIBVERSION.
-local CORES = { "json", "yaml", "csv", "fs", "time", "http", "aws", "sqlite", "state", "amqp",
+local CORES = { "http", "aws", "json", "yaml", "csv", "fs", "time", "sqlite", "state", "amqp",
   "raster", "grib" }
 
 local function version_report()
   local out = io.stdout
   out:write(("gfhost %s\n"):format(core.version()))
   out:write(("  %-10s %s\n"):format("Lua", core.lua_version))
-  out:write(("  %-10s %s\n"):format("libcurl", core.curl_version))
-  out:write(("  %-10s %s\n"):format("OpenSSL", core.openssl_version))
   local seen = {}
   for _, name in ipairs(CORES) do
     local ok, mod = pcall(require, "gf." .. name .. ".core")
