@@ -284,6 +284,7 @@ static int l_request(lua_State *L)
 {
   luaL_checktype(L, 1, LUA_TTABLE);
   lua_settop(L, 1);
+  if (!gf_curl_multi(L)) return luaL_error(L, "http.request: no host event loop");
   gf_http_opts o;
   memset(&o, 0, sizeof o);
   char method[16];
