@@ -438,8 +438,7 @@ int gf_fs_mkdir_p(const char *path, int mode)
     if (mkdir(buf, m) != 0) {
       int e = errno;
       struct stat st;
-      if (e != EEXIST || stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
-        return e == EEXIST ? ENOTDIR : e;
+      if (e != EEXIST || stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return e;
     }
     buf[i] = saved;
   }
