@@ -56,6 +56,8 @@ void gf_task_ready(gf_host *h, gf_task *t);
 void gf_host_run(gf_host *h);
 /* Wait for op from L: yields when L is a task that can yield, else drives the loop. */
 int gf_op_await(lua_State *L, gf_op *op);
+/* Ask one task to stop: its current or next wait raises 'interrupted'. */
+void gf_task_cancel(gf_host *h, gf_task *t);
 /* Ask every task to stop (signal, deadlock). */
 void gf_host_cancel_all(gf_host *h);
 

@@ -8,6 +8,7 @@
 **   sleep(seconds)                  park for a while (other tasks run)
 **   yield()                         let other ready tasks run first
 **   current() -> thread|nil         the calling task, nil outside a task
+**   cancel(thread) -> boolean       make the task's current or next wait raise 'interrupted'
 **   interrupted() -> boolean        SIGINT/SIGTERM received
 **   workers() -> integer            worker threads in the pool
 */
@@ -127,6 +128,19 @@ static int t_yield(lua_State *L)
   return lua_yieldk(L, 0, 0, yield_continue);
 }
 
+static int t_cancel(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TTHREAD);
+  gf_task *t = gf_task_of(lua_tothread(L, 1));
+  if (!t || t->state == GF_TASK_DONE || t->cancelled) {
+    lua_pushboolean(L, 0);
+    return 1;
+  }
+  gf_task_cancel(gf_host_get(L), t);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
 static int t_current(lua_State *L)
 {
   gf_task *t = gf_task_of(L);
@@ -162,6 +176,7 @@ int luaopen_gf_task_core(lua_State *L)
       {"spawn", t_spawn},     {"suspend", t_suspend},         {"wake", t_wake},
       {"sleep", t_sleep},     {"yield", t_yield},             {"current", t_current},
       {"interrupted", t_interrupted}, {"workers", t_workers}, {"count", t_count},
+      {"cancel", t_cancel},
       {NULL, NULL}};
   luaL_newlib(L, funcs);
   return 1;

@@ -113,28 +113,31 @@ static void resume_task(gf_host *h, gf_task *t)
   finish_task(h, t, status);
 }
 
+void gf_task_cancel(gf_host *h, gf_task *t)
+{
+  if (t->cancelled || t->state == GF_TASK_DONE) return;
+  t->cancelled = 1;
+  if (t->state == GF_TASK_PARKED && t->op) {
+    gf_op *op = t->op;
+    if (op->done) { /* finished but not yet resumed: the continuation releases it */
+    } else if (op->cancel) {
+      op->cancel(op); /* releases it */
+      t->op = NULL;
+    } else {
+      op->orphan = 1; /* a worker job cannot be stopped: released when it ends */
+      op->task = NULL;
+      t->op = NULL;
+    }
+    gf_task_ready(h, t);
+  } else if (t->state == GF_TASK_SUSPENDED) {
+    gf_task_ready(h, t);
+  }
+}
+
 void gf_host_cancel_all(gf_host *h)
 {
   h->cancelling = 1;
-  for (gf_task *t = h->tasks; t; t = t->next) {
-    if (t->cancelled) continue;
-    t->cancelled = 1;
-    if (t->state == GF_TASK_PARKED && t->op) {
-      gf_op *op = t->op;
-      if (op->done) { /* finished but not yet resumed: the continuation releases it */
-      } else if (op->cancel) {
-        op->cancel(op); /* releases it */
-        t->op = NULL;
-      } else {
-        op->orphan = 1; /* a worker job cannot be stopped: released when it ends */
-        op->task = NULL;
-        t->op = NULL;
-      }
-      gf_task_ready(h, t);
-    } else if (t->state == GF_TASK_SUSPENDED) {
-      gf_task_ready(h, t);
-    }
-  }
+  for (gf_task *t = h->tasks; t; t = t->next) gf_task_cancel(h, t);
 }
 
 static void report_deadlock(gf_host *h)

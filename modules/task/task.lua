@@ -8,6 +8,10 @@
 --                               (default 16) running at once. results[i] is fn's first result
 --                               (nil for a failed item); failures is a list, ordered by index,
 --                               of {index =, item =, error =}. Nothing is thrown away.
+-- cancel(task) -> boolean      stop a task at its current or next wait ("interrupted")
+-- timeout(seconds, fn, ...) -> true, ... | nil, message, "timeout"
+--                               run fn(...) as a task and cancel it when it takes too long
+--                               (a busy Lua loop that never waits cannot be stopped)
 -- sleep(seconds), yield(), current(), interrupted(), workers()
 -- channel(capacity) -> ch        bounded FIFO: ch:send(v) waits while full, ch:recv() waits while
 --                               empty and returns nil once closed and drained; ch:close()
@@ -95,6 +99,35 @@ function M.wait_all(tasks)
     end
   end
   return out
+end
+
+function M.cancel(t)
+  local rec = record_of(t)
+  if rec.done then return false end
+  return core.cancel(rec.thread)
+end
+
+function M.timeout(seconds, fn, ...)
+  if type(seconds) ~= "number" or seconds < 0 then
+    error("bad argument #1 to 'timeout' (non-negative number expected)", 2)
+  end
+  local t = M.spawn(fn, ...)
+  local rec = t._rec
+  local timed_out = false
+  local watchdog = M.spawn(function()
+    core.sleep(seconds)
+    if not rec.done then
+      timed_out = true
+      core.cancel(rec.thread)
+    end
+  end)
+  local r = table.pack(M.wait(t))
+  if not watchdog._rec.done then core.cancel(watchdog._rec.thread) end
+  M.wait(watchdog)
+  if timed_out then
+    return nil, ("timed out after %g s"):format(seconds), "timeout"
+  end
+  return table.unpack(r, 1, r.n)
 end
 
 function Task:done()

@@ -151,3 +151,39 @@ describe("gf.task #unit", function()
     assert.is_true(task.workers() >= 1)
   end)
 end)
+
+describe("gf.task cancel and timeout #unit", function()
+  local function wall()
+    local f = io.open("/proc/uptime")
+    local s = f:read("n")
+    f:close()
+    return s
+  end
+
+  it("timeout stops a task that waits too long", function()
+    local t0 = wall()
+    local closed = false
+    local r = { task.timeout(0.1, function()
+      local guard <close> = setmetatable({}, { __close = function() closed = true end })
+      task.sleep(10)
+      return "late"
+    end) }
+    assert.same({ nil, "timed out after 0.1 s", "timeout" }, r)
+    assert.is_true(closed)
+    assert.is_true(wall() - t0 < 2)
+  end)
+
+  it("timeout returns the results of a task that finishes in time", function()
+    assert.same({ true, 42 }, { task.timeout(5, function() task.sleep(0.01) return 42 end) })
+  end)
+
+  it("cancel makes a waiting task fail with 'interrupted'", function()
+    local t = task.spawn(function() task.sleep(10) end)
+    task.yield()
+    assert.is_true(task.cancel(t))
+    local ok, err = task.wait(t)
+    assert.is_false(ok)
+    assert.matches("interrupted", err)
+    assert.is_false(task.cancel(t))
+  end)
+end)
