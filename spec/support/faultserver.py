@@ -9,6 +9,7 @@ answers with the count and /_last?id=K with the last request's headers as "name:
 
   /echo                 body = request body; X-Echo-Method, X-Echo-Path, X-Echo-Body-Length,
                         X-Echo-H-<name> for each request header (raw values)
+  /dup                  two X-Dup headers (a, b) and a Set-Cookie
   /status/<code>        respond <code>; ?body=text, ?header=Name:Value
   /fail?n=N&code=C      first N hits (per id) get status C (default 503), then 200 "ok";
                         ?retry_after=S adds Retry-After: S; ?retry_date=S as an HTTP date S s ahead
@@ -135,6 +136,9 @@ class Handler(BaseHTTPRequestHandler):
         for k, v in self.headers.items():
             hs.append(("X-Echo-H-" + k, v))
         self.send(200, body, hs, "application/octet-stream")
+
+    def r_dup(self, n, body):
+        self.send(200, "dup", [("X-Dup", "a"), ("X-Dup", "b"), ("Set-Cookie", "c=1")])
 
     def r_status(self, n, body):
         code = int(self.path_only.split("/")[2])
