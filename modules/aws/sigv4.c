@@ -1,0 +1,932 @@
+/*
+** sigv4.c — AWS Signature Version 4: canonical request, string to sign, signing key (cached),
+** signature, for the Authorization header or a presigned URL.
+**
+** Every intermediate string is built in buffers owned by the context and reused, so a
+** signature in steady state does no allocation. Errors inside the builders only set ctx->oom;
+** gf_sigv4_sign checks it once at the end.
+*/
+#include "sigv4.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#define KEY_CACHE_SLOTS 8
+#define KEY_SECRET_MAX 128
+#define KEY_NAME_MAX 64
+
+typedef struct {
+  char *p;
+  size_t len, cap;
+} buf;
+
+typedef struct {
+  int used;
+  uint64_t last_use;
+  size_t secret_len, region_len, service_len;
+  char secret[KEY_SECRET_MAX];
+  char date[8];
+  char region[KEY_NAME_MAX];
+  char service[KEY_NAME_MAX];
+  unsigned char key[32];
+} key_slot;
+
+typedef struct {
+  size_t name, name_len, value, value_len, order;
+} hdr_ent;
+
+typedef struct {
+  size_t key, key_len, value, value_len;
+} qry_ent;
+
+struct gf_sigv4_ctx {
+  EVP_MD *md;
+  EVP_MD_CTX *mdc;
+  int oom;
+  const char *err;
+  uint64_t clock, hits, misses;
+  key_slot keys[KEY_CACHE_SLOTS];
+  gf_sigv4_header *slots;
+  size_t nslots;
+  hdr_ent *hents;
+  size_t hcap;
+  qry_ent *qents;
+  size_t qcap;
+  buf scratch; /* header names and values, query keys and values */
+  buf path, query, chead, shead, cr, sts, auth, url, tmp, scope;
+};
+
+/* {====== buffers ======} */
+
+static int buf_reserve(gf_sigv4_ctx *c, buf *b, size_t extra)
+{
+  if (c->oom) return 0;
+  if (b->cap - b->len > extra) return 1;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap - b->len <= extra) cap *= 2;
+  char *p = malloc(cap);
+  if (!p) {
+    c->oom = 1;
+    return 0;
+  }
+  /* Copy then wipe the old block: buffers can hold the session token. */
+  if (b->p) {
+    memcpy(p, b->p, b->len);
+    OPENSSL_cleanse(b->p, b->cap);
+    free(b->p);
+  }
+  b->p = p;
+  b->cap = cap;
+  return 1;
+}
+
+static void buf_add(gf_sigv4_ctx *c, buf *b, const char *s, size_t n)
+{
+  if (!buf_reserve(c, b, n)) return;
+  if (n) memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+static void buf_adds(gf_sigv4_ctx *c, buf *b, const char *s)
+{
+  buf_add(c, b, s, strlen(s));
+}
+
+static void buf_addc(gf_sigv4_ctx *c, buf *b, char ch)
+{
+  buf_add(c, b, &ch, 1);
+}
+
+static void buf_free(buf *b)
+{
+  if (b->p) {
+    OPENSSL_cleanse(b->p, b->cap);
+    free(b->p);
+  }
+  b->p = NULL;
+  b->len = b->cap = 0;
+}
+
+static const char HEX[] = "0123456789ABCDEF";
+static const char hexl[] = "0123456789abcdef";
+
+static void hex_lower(const unsigned char *in, size_t n, char *out)
+{
+  for (size_t i = 0; i < n; i++) {
+    out[2 * i] = hexl[in[i] >> 4];
+    out[2 * i + 1] = hexl[in[i] & 15];
+  }
+  out[2 * n] = '\0';
+}
+
+static int is_unreserved(unsigned char ch)
+{
+  return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+         ch == '-' || ch == '_' || ch == '.' || ch == '~';
+}
+
+static int hexval(unsigned char ch)
+{
+  if (ch >= '0' && ch <= '9') return ch - '0';
+  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+  return -1;
+}
+
+/* AWS URI encoding. keep: "/" keeps slashes, "/%" also keeps well-formed %XX escapes. */
+static void uri_encode(gf_sigv4_ctx *c, buf *b, const char *s, size_t n, int keep_slash,
+                       int keep_escapes)
+{
+  if (!buf_reserve(c, b, 3 * n)) return;
+  char *o = b->p + b->len;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (is_unreserved(ch) || (ch == '/' && keep_slash)) {
+      *o++ = (char)ch;
+    } else if (ch == '%' && keep_escapes && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
+               hexval((unsigned char)s[i + 2]) >= 0) {
+      *o++ = '%';
+      *o++ = HEX[hexval((unsigned char)s[i + 1])];
+      *o++ = HEX[hexval((unsigned char)s[i + 2])];
+      i += 2;
+    } else {
+      *o++ = '%';
+      *o++ = HEX[ch >> 4];
+      *o++ = HEX[ch & 15];
+    }
+  }
+  b->len = (size_t)(o - b->p);
+  b->p[b->len] = '\0';
+}
+
+/* Percent-decode s (no '+' rule) then AWS-encode it strictly, appended to b. */
+static void query_component(gf_sigv4_ctx *c, buf *b, const char *s, size_t n)
+{
+  if (!buf_reserve(c, b, 3 * n)) return;
+  char *o = b->p + b->len;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    if (ch == '%' && i + 2 < n && hexval((unsigned char)s[i + 1]) >= 0 &&
+        hexval((unsigned char)s[i + 2]) >= 0) {
+      ch = (unsigned char)(hexval((unsigned char)s[i + 1]) * 16 + hexval((unsigned char)s[i + 2]));
+      i += 2;
+    }
+    if (is_unreserved(ch)) {
+      *o++ = (char)ch;
+    } else {
+      *o++ = '%';
+      *o++ = HEX[ch >> 4];
+      *o++ = HEX[ch & 15];
+    }
+  }
+  b->len = (size_t)(o - b->p);
+  b->p[b->len] = '\0';
+}
+
+/* {====== hashing ======} */
+
+static int sha256_parts(gf_sigv4_ctx *c, const void *a, size_t an, const void *b, size_t bn,
+                        unsigned char out[32])
+{
+  unsigned int olen = 0;
+  if (!EVP_DigestInit_ex2(c->mdc, c->md, NULL)) return -1;
+  if (an && !EVP_DigestUpdate(c->mdc, a, an)) return -1;
+  if (bn && !EVP_DigestUpdate(c->mdc, b, bn)) return -1;
+  if (!EVP_DigestFinal_ex(c->mdc, out, &olen) || olen != 32) return -1;
+  return 0;
+}
+
+int gf_sigv4_hmac(gf_sigv4_ctx *c, const void *key, size_t key_len, const void *msg, size_t msg_len,
+                  unsigned char out[32])
+{
+  unsigned char k[64], pad[64], inner[32];
+  int rc = -1;
+  memset(k, 0, sizeof k);
+  if (key_len > 64) {
+    if (sha256_parts(c, key, key_len, NULL, 0, k) != 0) goto cleanup;
+  } else if (key_len) {
+    memcpy(k, key, key_len);
+  }
+  for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x36;
+  if (sha256_parts(c, pad, 64, msg, msg_len, inner) != 0) goto cleanup;
+  for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x5c;
+  if (sha256_parts(c, pad, 64, inner, 32, out) != 0) goto cleanup;
+  rc = 0;
+cleanup:
+  OPENSSL_cleanse(k, sizeof k);
+  OPENSSL_cleanse(pad, sizeof pad);
+  OPENSSL_cleanse(inner, sizeof inner);
+  return rc;
+}
+
+int gf_sigv4_sha256_hex(gf_sigv4_ctx *c, const void *data, size_t len, char out[65])
+{
+  unsigned char d[32];
+  if (sha256_parts(c, data, len, NULL, 0, d) != 0) return -1;
+  hex_lower(d, 32, out);
+  return 0;
+}
+
+/* {====== context ======} */
+
+gf_sigv4_ctx *gf_sigv4_ctx_new(void)
+{
+  gf_sigv4_ctx *c = calloc(1, sizeof *c);
+  if (!c) return NULL;
+  c->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+  c->mdc = EVP_MD_CTX_new();
+  if (!c->md || !c->mdc) {
+    gf_sigv4_ctx_free(c);
+    return NULL;
+  }
+  return c;
+}
+
+void gf_sigv4_ctx_free(gf_sigv4_ctx *c)
+{
+  if (!c) return;
+  EVP_MD_free(c->md);
+  EVP_MD_CTX_free(c->mdc);
+  OPENSSL_cleanse(c->keys, sizeof c->keys);
+  free(c->slots);
+  free(c->hents);
+  free(c->qents);
+  buf *bufs[] = {&c->scratch, &c->path, &c->query, &c->chead, &c->shead, &c->cr,
+                 &c->sts,     &c->auth, &c->url,   &c->tmp,   &c->scope};
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) buf_free(bufs[i]);
+  free(c);
+}
+
+static void *grow(void *p, size_t *cap, size_t need, size_t size)
+{
+  if (need <= *cap) return p;
+  size_t n = *cap ? *cap : 16;
+  while (n < need) n *= 2;
+  void *q = realloc(p, n * size);
+  if (q) *cap = n;
+  return q;
+}
+
+gf_sigv4_header *gf_sigv4_ctx_headers(gf_sigv4_ctx *c, size_t n)
+{
+  gf_sigv4_header *p = grow(c->slots, &c->nslots, n ? n : 1, sizeof *p);
+  if (!p) return NULL;
+  c->slots = p;
+  return p;
+}
+
+const char *gf_sigv4_error(const gf_sigv4_ctx *c)
+{
+  return c->err ? c->err : "no error";
+}
+
+void gf_sigv4_cache_stats(const gf_sigv4_ctx *c, uint64_t *hits, uint64_t *misses)
+{
+  *hits = c->hits;
+  *misses = c->misses;
+}
+
+const char *gf_sigv4_uri_encode(gf_sigv4_ctx *c, const char *s, size_t len, int keep_slash,
+                                size_t *out_len)
+{
+  c->oom = 0;
+  c->tmp.len = 0;
+  uri_encode(c, &c->tmp, s, len, keep_slash, 0);
+  buf_add(c, &c->tmp, "", 0);
+  if (c->oom) return NULL;
+  *out_len = c->tmp.len;
+  return c->tmp.p;
+}
+
+/* {====== signing key cache ======} */
+
+static int derive_key(gf_sigv4_ctx *c, const gf_sigv4_credentials *cr, const char date[8],
+                      const gf_sigv4_options *o, unsigned char out[32])
+{
+  unsigned char k[32];
+  int rc = -1;
+  size_t n = 4 + cr->secret_key_len;
+  if (!buf_reserve(c, &c->tmp, n)) return -1;
+  memcpy(c->tmp.p, "AWS4", 4);
+  memcpy(c->tmp.p + 4, cr->secret_key, cr->secret_key_len);
+  if (gf_sigv4_hmac(c, c->tmp.p, n, date, 8, k) != 0) goto cleanup;
+  if (gf_sigv4_hmac(c, k, 32, o->region, o->region_len, k) != 0) goto cleanup;
+  if (gf_sigv4_hmac(c, k, 32, o->service, o->service_len, k) != 0) goto cleanup;
+  if (gf_sigv4_hmac(c, k, 32, "aws4_request", 12, out) != 0) goto cleanup;
+  rc = 0;
+cleanup:
+  OPENSSL_cleanse(c->tmp.p, n);
+  OPENSSL_cleanse(k, sizeof k);
+  return rc;
+}
+
+static int signing_key(gf_sigv4_ctx *c, const gf_sigv4_credentials *cr, const char date[8],
+                       const gf_sigv4_options *o, unsigned char out[32])
+{
+  int cacheable = cr->secret_key_len <= KEY_SECRET_MAX && o->region_len <= KEY_NAME_MAX &&
+                  o->service_len <= KEY_NAME_MAX;
+  key_slot *victim = &c->keys[0];
+  c->clock++;
+  if (cacheable) {
+    for (int i = 0; i < KEY_CACHE_SLOTS; i++) {
+      key_slot *s = &c->keys[i];
+      if (s->used && s->secret_len == cr->secret_key_len && s->region_len == o->region_len &&
+          s->service_len == o->service_len && memcmp(s->date, date, 8) == 0 &&
+          memcmp(s->region, o->region, o->region_len) == 0 &&
+          memcmp(s->service, o->service, o->service_len) == 0 &&
+          CRYPTO_memcmp(s->secret, cr->secret_key, cr->secret_key_len) == 0) {
+        s->last_use = c->clock;
+        memcpy(out, s->key, 32);
+        c->hits++;
+        return 0;
+      }
+      if (!s->used || s->last_use < victim->last_use) victim = s;
+      if (!victim->used) break;
+    }
+  }
+  c->misses++;
+  if (derive_key(c, cr, date, o, out) != 0) return -1;
+  if (!cacheable) return 0;
+  OPENSSL_cleanse(victim, sizeof *victim);
+  victim->used = 1;
+  victim->last_use = c->clock;
+  victim->secret_len = cr->secret_key_len;
+  memcpy(victim->secret, cr->secret_key, cr->secret_key_len);
+  memcpy(victim->date, date, 8);
+  victim->region_len = o->region_len;
+  memcpy(victim->region, o->region, o->region_len);
+  victim->service_len = o->service_len;
+  memcpy(victim->service, o->service, o->service_len);
+  memcpy(victim->key, out, 32);
+  return 0;
+}
+
+/* {====== time ======} */
+
+/* YYYYMMDDTHHMMSSZ from epoch seconds (proleptic Gregorian, UTC). */
+static void amz_date(int64_t t, char out[17])
+{
+  int64_t days = t / 86400, secs = t % 86400;
+  if (secs < 0) {
+    secs += 86400;
+    days--;
+  }
+  days += 719468;
+  int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  int64_t doe = days - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  int64_t y = yoe + era * 400 + (m <= 2);
+  int64_t v[6] = {y, m, d, secs / 3600, secs / 60 % 60, secs % 60};
+  int w[6] = {4, 2, 2, 2, 2, 2};
+  char *o = out;
+  for (int i = 0; i < 6; i++) {
+    int64_t x = v[i];
+    for (int j = w[i] - 1; j >= 0; j--) {
+      o[j] = (char)('0' + (x % 10 + 10) % 10);
+      x /= 10;
+    }
+    o += w[i];
+    if (i == 2) *o++ = 'T';
+  }
+  *o++ = 'Z';
+  *o = '\0';
+}
+
+/* {====== URL, path, query ======} */
+
+typedef struct {
+  const char *scheme, *authority, *host, *path, *query;
+  size_t scheme_len, authority_len, host_len, path_len, query_len;
+} url_parts;
+
+static int parse_url(const char *s, size_t n, url_parts *u)
+{
+  memset(u, 0, sizeof *u);
+  const char *end = s + n, *p = s;
+  while (p < end && *p != ':' && *p != '/' && *p != '?' && *p != '#') p++;
+  if (p == s || end - p < 3 || memcmp(p, "://", 3) != 0) return 0;
+  u->scheme = s;
+  u->scheme_len = (size_t)(p - s);
+  u->authority = p + 3;
+  p = u->authority;
+  while (p < end && *p != '/' && *p != '?' && *p != '#') p++;
+  u->authority_len = (size_t)(p - u->authority);
+  u->host = u->authority;
+  for (const char *q = u->authority; q < p; q++)
+    if (*q == '@') u->host = q + 1;
+  u->host_len = (size_t)(p - u->host);
+  if (u->host_len == 0) return 0;
+  u->path = p;
+  while (p < end && *p != '?' && *p != '#') p++;
+  u->path_len = (size_t)(p - u->path);
+  if (p < end && *p == '?') {
+    u->query = ++p;
+    while (p < end && *p != '#') p++;
+    u->query_len = (size_t)(p - u->query);
+  }
+  return 1;
+}
+
+/* The Host header a client sends for this URL: lower case, default port dropped. */
+static void host_value(gf_sigv4_ctx *c, buf *b, const url_parts *u)
+{
+  size_t n = u->host_len;
+  const char *h = u->host;
+  const char *colon = NULL;
+  for (size_t i = n; i > 0; i--) {
+    if (h[i - 1] == ']') break;
+    if (h[i - 1] == ':') {
+      colon = h + i - 1;
+      break;
+    }
+  }
+  if (colon) {
+    size_t plen = n - (size_t)(colon - h) - 1;
+    int http = u->scheme_len == 4 && strncmp(u->scheme, "http", 4) == 0;
+    int https = u->scheme_len == 5 && strncmp(u->scheme, "https", 5) == 0;
+    if (plen == 0 || (http && plen == 2 && memcmp(colon + 1, "80", 2) == 0) ||
+        (https && plen == 3 && memcmp(colon + 1, "443", 3) == 0))
+      n = (size_t)(colon - h);
+  }
+  if (!buf_reserve(c, b, n)) return;
+  for (size_t i = 0; i < n; i++) {
+    char ch = h[i];
+    b->p[b->len++] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+  }
+  b->p[b->len] = '\0';
+}
+
+/* Remove dot segments and empty segments, keeping a trailing slash (botocore's rules). */
+static void normalize_path(gf_sigv4_ctx *c, buf *b, const char *p, size_t n)
+{
+  size_t i = 0;
+  while (i < n) {
+    size_t j = i;
+    while (j < n && p[j] != '/') j++;
+    size_t len = j - i;
+    if (len == 2 && p[i] == '.' && p[i + 1] == '.') {
+      while (b->len > 0 && b->p[b->len - 1] != '/') b->len--;
+      if (b->len > 0) b->len--;
+    } else if (len > 0 && !(len == 1 && p[i] == '.')) {
+      buf_addc(c, b, '/');
+      buf_add(c, b, p + i, len);
+    }
+    i = j + 1;
+  }
+  if (b->len == 0) {
+    buf_addc(c, b, '/');
+  } else if (p[n - 1] == '/') {
+    buf_addc(c, b, '/');
+  }
+}
+
+static void canonical_path(gf_sigv4_ctx *c, const url_parts *u, const gf_sigv4_options *o)
+{
+  if (u->path_len == 0) {
+    buf_addc(c, &c->path, '/');
+  } else if (o->s3) {
+    uri_encode(c, &c->path, u->path, u->path_len, 1, 1);
+  } else if (!o->normalize) {
+    uri_encode(c, &c->path, u->path, u->path_len, 1, 0);
+  } else {
+    c->tmp.len = 0;
+    normalize_path(c, &c->tmp, u->path, u->path_len);
+    if (!c->oom) uri_encode(c, &c->path, c->tmp.p, c->tmp.len, 1, 0);
+  }
+}
+
+static qry_ent *query_slot(gf_sigv4_ctx *c, size_t i)
+{
+  qry_ent *q = grow(c->qents, &c->qcap, i + 1, sizeof *q);
+  if (!q) {
+    c->oom = 1;
+    return NULL;
+  }
+  c->qents = q;
+  return &q[i];
+}
+
+/* Append one parameter; raw = percent-decode then encode, else encode the bytes as they are. */
+static void query_add(gf_sigv4_ctx *c, size_t *nq, const char *k, size_t kn, const char *v,
+                      size_t vn, int raw)
+{
+  qry_ent *q = query_slot(c, *nq);
+  if (!q) return;
+  q->key = c->scratch.len;
+  if (raw) {
+    query_component(c, &c->scratch, k, kn);
+  } else {
+    uri_encode(c, &c->scratch, k, kn, 0, 0);
+  }
+  q->key_len = c->scratch.len - q->key;
+  q->value = c->scratch.len;
+  if (raw) {
+    query_component(c, &c->scratch, v, vn);
+  } else {
+    uri_encode(c, &c->scratch, v, vn, 0, 0);
+  }
+  q->value_len = c->scratch.len - q->value;
+  if (!c->oom) (*nq)++;
+}
+
+static int is_auth_param(const char *k, size_t n)
+{
+  static const char *const names[] = {
+      "X-Amz-Algorithm",     "X-Amz-Credential",     "X-Amz-Date",     "X-Amz-Expires",
+      "X-Amz-SignedHeaders", "X-Amz-Security-Token", "X-Amz-Signature"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strlen(names[i]) == n && memcmp(names[i], k, n) == 0) return 1;
+  return 0;
+}
+
+static void query_from_url(gf_sigv4_ctx *c, size_t *nq, const url_parts *u, int presign)
+{
+  const char *p = u->query, *end = u->query + u->query_len;
+  while (p && p < end) {
+    const char *amp = memchr(p, '&', (size_t)(end - p));
+    if (!amp) amp = end;
+    if (amp > p) {
+      const char *eq = memchr(p, '=', (size_t)(amp - p));
+      const char *kend = eq ? eq : amp;
+      const char *v = eq ? eq + 1 : amp;
+      if (!(presign && is_auth_param(p, (size_t)(kend - p))))
+        query_add(c, nq, p, (size_t)(kend - p), v, (size_t)(amp - v), 1);
+    }
+    p = amp + 1;
+  }
+}
+
+static int span_cmp(const char *base, size_t a, size_t an, size_t b, size_t bn)
+{
+  int r = memcmp(base + a, base + b, an < bn ? an : bn);
+  if (r) return r;
+  return an < bn ? -1 : an > bn;
+}
+
+static void query_sort_emit(gf_sigv4_ctx *c, size_t nq)
+{
+  qry_ent *q = c->qents;
+  const char *s = c->scratch.p;
+  for (size_t i = 1; i < nq; i++) {
+    qry_ent x = q[i];
+    size_t j = i;
+    while (j > 0) {
+      int r = span_cmp(s, q[j - 1].key, q[j - 1].key_len, x.key, x.key_len);
+      if (r == 0) r = span_cmp(s, q[j - 1].value, q[j - 1].value_len, x.value, x.value_len);
+      if (r <= 0) break;
+      q[j] = q[j - 1];
+      j--;
+    }
+    q[j] = x;
+  }
+  for (size_t i = 0; i < nq; i++) {
+    if (i) buf_addc(c, &c->query, '&');
+    buf_add(c, &c->query, s + q[i].key, q[i].key_len);
+    buf_addc(c, &c->query, '=');
+    buf_add(c, &c->query, s + q[i].value, q[i].value_len);
+  }
+}
+
+/* {====== headers ======} */
+
+static int is_space(unsigned char ch)
+{
+  return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\v' || ch == '\f';
+}
+
+static hdr_ent *header_slot(gf_sigv4_ctx *c, size_t i)
+{
+  hdr_ent *h = grow(c->hents, &c->hcap, i + 1, sizeof *h);
+  if (!h) {
+    c->oom = 1;
+    return NULL;
+  }
+  c->hents = h;
+  return &h[i];
+}
+
+/* Lower-case name; value trimmed with inner whitespace runs collapsed to one space. */
+static void header_add(gf_sigv4_ctx *c, size_t *nh, const char *name, size_t nn, const char *v,
+                       size_t vn)
+{
+  hdr_ent *h = header_slot(c, *nh);
+  if (!h || !buf_reserve(c, &c->scratch, nn + vn)) return;
+  char *o = c->scratch.p + c->scratch.len;
+  h->name = c->scratch.len;
+  for (size_t i = 0; i < nn; i++) {
+    char ch = name[i];
+    *o++ = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+  }
+  h->name_len = nn;
+  h->value = h->name + nn;
+  int pending = 0;
+  for (size_t i = 0; i < vn; i++) {
+    unsigned char ch = (unsigned char)v[i];
+    if (is_space(ch)) {
+      pending = o != c->scratch.p + h->value;
+      continue;
+    }
+    if (pending) *o++ = ' ';
+    pending = 0;
+    *o++ = (char)ch;
+  }
+  c->scratch.len = (size_t)(o - c->scratch.p);
+  c->scratch.p[c->scratch.len] = '\0';
+  h->value_len = c->scratch.len - h->value;
+  h->order = *nh;
+  (*nh)++;
+}
+
+static int name_is(const char *n, size_t len, const char *lit)
+{
+  size_t l = strlen(lit);
+  if (l != len) return 0;
+  for (size_t i = 0; i < l; i++) {
+    char ch = n[i];
+    if (ch >= 'A' && ch <= 'Z') ch = (char)(ch + 32);
+    if (ch != lit[i]) return 0;
+  }
+  return 1;
+}
+
+/* Headers never signed: the signature itself, ours (added below), and hop-by-hop ones. */
+static int header_skipped(const gf_sigv4_header *h)
+{
+  static const char *const skip[] = {"authorization", "x-amz-date", "user-agent", "expect",
+                                     "x-amzn-trace-id"};
+  for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
+    if (name_is(h->name, h->name_len, skip[i])) return 1;
+  return 0;
+}
+
+static void headers_sort_emit(gf_sigv4_ctx *c, size_t nh)
+{
+  hdr_ent *h = c->hents;
+  const char *s = c->scratch.p;
+  for (size_t i = 1; i < nh; i++) {
+    hdr_ent x = h[i];
+    size_t j = i;
+    while (j > 0) {
+      int r = span_cmp(s, h[j - 1].name, h[j - 1].name_len, x.name, x.name_len);
+      if (r < 0 || (r == 0 && h[j - 1].order < x.order)) break;
+      h[j] = h[j - 1];
+      j--;
+    }
+    h[j] = x;
+  }
+  for (size_t i = 0; i < nh; i++) {
+    int same =
+        i > 0 && span_cmp(s, h[i - 1].name, h[i - 1].name_len, h[i].name, h[i].name_len) == 0;
+    if (same) {
+      buf_addc(c, &c->chead, ',');
+    } else {
+      if (i) {
+        buf_addc(c, &c->chead, '\n');
+        buf_addc(c, &c->shead, ';');
+      }
+      buf_add(c, &c->chead, s + h[i].name, h[i].name_len);
+      buf_addc(c, &c->chead, ':');
+      buf_add(c, &c->shead, s + h[i].name, h[i].name_len);
+    }
+    buf_add(c, &c->chead, s + h[i].value, h[i].value_len);
+  }
+  if (nh) buf_addc(c, &c->chead, '\n');
+}
+
+/* {====== signing ======} */
+
+#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+static void reset(gf_sigv4_ctx *c)
+{
+  c->oom = 0;
+  c->err = NULL;
+  buf *bufs[] = {&c->scratch, &c->path, &c->query, &c->chead, &c->shead, &c->cr,
+                 &c->sts,     &c->auth, &c->url,   &c->tmp,   &c->scope};
+  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) bufs[i]->len = 0;
+}
+
+static int fail(gf_sigv4_ctx *c, const char *why)
+{
+  c->err = why;
+  return GF_SIGV4_EINVAL;
+}
+
+/* The payload hash: explicit, else the caller's x-amz-content-sha256, else computed. */
+static int payload_hash(gf_sigv4_ctx *c, const gf_sigv4_request *r, const gf_sigv4_options *o,
+                        char out[97], int *from_header)
+{
+  const char *p = o->payload_hash;
+  size_t n = o->payload_hash_len;
+  *from_header = 0;
+  for (size_t i = 0; !p && i < r->nheaders; i++) {
+    const gf_sigv4_header *h = &r->headers[i];
+    if (name_is(h->name, h->name_len, "x-amz-content-sha256")) {
+      p = h->value;
+      n = h->value_len;
+      while (n && is_space((unsigned char)*p)) p++, n--;
+      while (n && is_space((unsigned char)p[n - 1])) n--;
+      *from_header = 1;
+    }
+  }
+  if (!p && o->s3 && o->presign) p = "UNSIGNED-PAYLOAD", n = 16;
+  if (p) {
+    if (n == 0 || n > 96) return -1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return 0;
+  }
+  if (!r->body || r->body_len == 0) {
+    memcpy(out, EMPTY_SHA256, 65);
+    return 0;
+  }
+  return gf_sigv4_sha256_hex(c, r->body, r->body_len, out) == 0 ? 0 : -2;
+}
+
+static void collect_headers(gf_sigv4_ctx *c, const gf_sigv4_request *r, const url_parts *u,
+                            const gf_sigv4_credentials *cr, const gf_sigv4_options *o,
+                            const char *date, const char *ph, int content_header)
+{
+  size_t nh = 0;
+  int has_host = 0, token = cr->session_token && !o->omit_session_token;
+  for (size_t i = 0; i < r->nheaders; i++) {
+    const gf_sigv4_header *h = &r->headers[i];
+    if (header_skipped(h)) continue;
+    if (token && !o->presign && name_is(h->name, h->name_len, "x-amz-security-token")) continue;
+    if (content_header && name_is(h->name, h->name_len, "x-amz-content-sha256")) continue;
+    if (name_is(h->name, h->name_len, "host")) has_host = 1;
+    header_add(c, &nh, h->name, h->name_len, h->value, h->value_len);
+  }
+  if (!has_host) {
+    c->tmp.len = 0;
+    host_value(c, &c->tmp, u);
+    if (!c->oom) header_add(c, &nh, "host", 4, c->tmp.p, c->tmp.len);
+  }
+  if (!o->presign) {
+    header_add(c, &nh, "x-amz-date", 10, date, 16);
+    if (token)
+      header_add(c, &nh, "x-amz-security-token", 20, cr->session_token, cr->session_token_len);
+    if (content_header) header_add(c, &nh, "x-amz-content-sha256", 20, ph, strlen(ph));
+  }
+  if (!c->oom) headers_sort_emit(c, nh);
+}
+
+static void presign_params(gf_sigv4_ctx *c, size_t *nq, const gf_sigv4_credentials *cr,
+                           const gf_sigv4_options *o, const char *date)
+{
+  char expires[24];
+  int64_t e = o->presign;
+  size_t i = sizeof expires;
+  do {
+    expires[--i] = (char)('0' + e % 10);
+    e /= 10;
+  } while (e > 0 && i > 0);
+  c->tmp.len = 0;
+  buf_add(c, &c->tmp, cr->access_key, cr->access_key_len);
+  buf_addc(c, &c->tmp, '/');
+  buf_add(c, &c->tmp, c->scope.p, c->scope.len);
+  if (c->oom) return;
+  query_add(c, nq, "X-Amz-Algorithm", 15, "AWS4-HMAC-SHA256", 16, 0);
+  query_add(c, nq, "X-Amz-Credential", 16, c->tmp.p, c->tmp.len, 0);
+  query_add(c, nq, "X-Amz-Date", 10, date, 16, 0);
+  query_add(c, nq, "X-Amz-Expires", 13, expires + i, sizeof expires - i, 0);
+  query_add(c, nq, "X-Amz-SignedHeaders", 19, c->shead.p, c->shead.len, 0);
+  if (cr->session_token && !o->omit_session_token)
+    query_add(c, nq, "X-Amz-Security-Token", 20, cr->session_token, cr->session_token_len, 0);
+}
+
+static void build_canonical(gf_sigv4_ctx *c, const gf_sigv4_request *r, const char *ph)
+{
+  buf *b = &c->cr;
+  if (!buf_reserve(c, b, r->method_len)) return;
+  for (size_t i = 0; i < r->method_len; i++) {
+    char ch = r->method[i];
+    b->p[b->len++] = (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
+  }
+  buf_addc(c, b, '\n');
+  buf_add(c, b, c->path.p, c->path.len);
+  buf_addc(c, b, '\n');
+  buf_add(c, b, c->query.p, c->query.len);
+  buf_addc(c, b, '\n');
+  buf_add(c, b, c->chead.p, c->chead.len);
+  buf_addc(c, b, '\n');
+  buf_add(c, b, c->shead.p, c->shead.len);
+  buf_addc(c, b, '\n');
+  buf_adds(c, b, ph);
+}
+
+static int build_signature(gf_sigv4_ctx *c, const gf_sigv4_credentials *cr,
+                           const gf_sigv4_options *o, const char *date, gf_sigv4_result *out)
+{
+  char crhex[65];
+  unsigned char key[32], sig[32];
+  int rc = -1;
+  if (gf_sigv4_sha256_hex(c, c->cr.p, c->cr.len, crhex) != 0) goto cleanup;
+  buf_adds(c, &c->sts, "AWS4-HMAC-SHA256\n");
+  buf_add(c, &c->sts, date, 16);
+  buf_addc(c, &c->sts, '\n');
+  buf_add(c, &c->sts, c->scope.p, c->scope.len);
+  buf_addc(c, &c->sts, '\n');
+  buf_add(c, &c->sts, crhex, 64);
+  if (c->oom) goto cleanup;
+  if (signing_key(c, cr, date, o, key) != 0) goto cleanup;
+  if (gf_sigv4_hmac(c, key, 32, c->sts.p, c->sts.len, sig) != 0) goto cleanup;
+  hex_lower(sig, 32, out->signature);
+  rc = 0;
+cleanup:
+  OPENSSL_cleanse(key, sizeof key);
+  return rc;
+}
+
+static void build_output(gf_sigv4_ctx *c, const url_parts *u, const gf_sigv4_credentials *cr,
+                         const gf_sigv4_options *o, const gf_sigv4_result *out)
+{
+  if (!o->presign) {
+    buf_adds(c, &c->auth, "AWS4-HMAC-SHA256 Credential=");
+    buf_add(c, &c->auth, cr->access_key, cr->access_key_len);
+    buf_addc(c, &c->auth, '/');
+    buf_add(c, &c->auth, c->scope.p, c->scope.len);
+    buf_adds(c, &c->auth, ", SignedHeaders=");
+    buf_add(c, &c->auth, c->shead.p, c->shead.len);
+    buf_adds(c, &c->auth, ", Signature=");
+    buf_add(c, &c->auth, out->signature, 64);
+    return;
+  }
+  buf_add(c, &c->url, u->scheme, u->scheme_len);
+  buf_adds(c, &c->url, "://");
+  buf_add(c, &c->url, u->authority, u->authority_len);
+  buf_add(c, &c->url, u->path, u->path_len);
+  if (u->path_len == 0) buf_addc(c, &c->url, '/');
+  buf_addc(c, &c->url, '?');
+  buf_add(c, &c->url, c->query.p, c->query.len);
+  if (cr->session_token && o->omit_session_token) {
+    buf_adds(c, &c->url, "&X-Amz-Security-Token=");
+    uri_encode(c, &c->url, cr->session_token, cr->session_token_len, 0, 0);
+  }
+  buf_adds(c, &c->url, "&X-Amz-Signature=");
+  buf_add(c, &c->url, out->signature, 64);
+}
+
+int gf_sigv4_sign(gf_sigv4_ctx *c, const gf_sigv4_request *r, const gf_sigv4_credentials *cr,
+                  const gf_sigv4_options *o, gf_sigv4_result *out)
+{
+  url_parts u;
+  char date[17], ph[97];
+  int from_header = 0;
+  size_t nq = 0;
+  reset(c);
+  memset(out, 0, sizeof *out);
+  if (!parse_url(r->url, r->url_len, &u))
+    return fail(c, "url must be absolute (scheme://host/path)");
+  if (o->presign < 0) return fail(c, "presign expiry must be positive");
+  int rc = payload_hash(c, r, o, ph, &from_header);
+  if (rc == -1) return fail(c, "payload hash must be 1 to 96 characters");
+  if (rc != 0) return GF_SIGV4_ENOMEM;
+  amz_date(o->time, date);
+  buf_add(c, &c->scope, date, 8);
+  buf_addc(c, &c->scope, '/');
+  buf_add(c, &c->scope, o->region, o->region_len);
+  buf_addc(c, &c->scope, '/');
+  buf_add(c, &c->scope, o->service, o->service_len);
+  buf_adds(c, &c->scope, "/aws4_request");
+  int content_header = !o->presign && (o->s3 || o->sign_body || from_header);
+  collect_headers(c, r, &u, cr, o, date, ph, content_header);
+  canonical_path(c, &u, o);
+  query_from_url(c, &nq, &u, o->presign != 0);
+  if (o->presign) presign_params(c, &nq, cr, o, date);
+  if (!c->oom) query_sort_emit(c, nq);
+  build_canonical(c, r, ph);
+  if (c->oom) return GF_SIGV4_ENOMEM;
+  if (build_signature(c, cr, o, date, out) != 0) return GF_SIGV4_ENOMEM;
+  build_output(c, &u, cr, o, out);
+  if (c->oom) return GF_SIGV4_ENOMEM;
+  memcpy(out->amz_date, date, 17);
+  out->canonical_request = c->cr.p;
+  out->canonical_request_len = c->cr.len;
+  out->string_to_sign = c->sts.p;
+  out->string_to_sign_len = c->sts.len;
+  if (o->presign) {
+    out->url = c->url.p;
+    out->url_len = c->url.len;
+  } else {
+    out->authorization = c->auth.p;
+    out->authorization_len = c->auth.len;
+    if (content_header) {
+      buf_add(c, &c->tmp, "", 0);
+      c->tmp.len = 0;
+      buf_adds(c, &c->tmp, ph);
+      if (c->oom) return GF_SIGV4_ENOMEM;
+      out->content_sha256 = c->tmp.p;
+      out->content_sha256_len = c->tmp.len;
+    }
+  }
+  return GF_SIGV4_OK;
+}
