@@ -1,0 +1,244 @@
+--- gf.flow.runner: the local executor (the embedded default).
+--
+-- run(wf, opts) -> summary
+--   opts.params        the run's parameters (ctx.params)
+--   opts.run_id        default: "<workflow>" plus a digest of the params
+--   opts.store         node-state store (default: gf.flow.store.memory()); see gf.flow.store
+--   opts.concurrency   nodes running at once (default 8)
+--   opts.rerun_failed  give failed nodes fresh attempts (default: keep them failed)
+--   opts.progress      a gf.progress-like object or false (default: a new gf.progress)
+--   opts.sleep         function(seconds) for retry backoff (default gf.task.sleep)
+--   opts.log           logger with info/warn/error (default gf.log)
+-- A second run with the same run id resumes: completed nodes are skipped (their recorded
+-- outputs feed downstream tasks), nodes never run or interrupted run now, and failed nodes stay
+-- failed unless rerun_failed. Nodes downstream of a failed node are "skipped" (not recorded as
+-- failed). An interrupt (SIGINT/SIGTERM) records running nodes as "interrupted", never as failed
+-- or completed. summary = {run_id=, completed=, failed=, skipped=, interrupted=, reused=,
+-- nodes = {id -> {status=, error=, attempts=}}, ok = (nothing failed or interrupted)}.
+local task = require("gf.task")
+
+local M = {}
+
+local function default_run_id(wf, params)
+  local keys = {}
+  for k in pairs(params or {}) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  local parts = {}
+  for _, k in ipairs(keys) do parts[#parts + 1] = k .. "=" .. tostring(params[k]) end
+  if #parts == 0 then return wf.name end
+  -- FNV-1a over the sorted parameters: short, stable, no crypto needed.
+  local h = 2166136261
+  for c in table.concat(parts, "&"):gmatch(".") do
+    h = ((h ~ c:byte()) * 16777619) & 0xffffffff
+  end
+  return ("%s-%08x"):format(wf.name, h)
+end
+M.default_run_id = default_run_id
+
+local function logger()
+  local ok, log = pcall(require, "gf.log")
+  if ok then return log end
+  return { info = function() end, warn = function() end, error = function() end,
+    child = function(self) return self end }
+end
+
+local function new_progress(opts)
+  if opts.progress == false then return nil end
+  if opts.progress then return opts.progress end
+  local ok, progress = pcall(require, "gf.progress")
+  if not ok then return nil end
+  return progress.new({ label = "nodes" })
+end
+
+local function err_text(e)
+  if type(e) == "table" and e.message then return tostring(e.message) end
+  return tostring(e)
+end
+
+function M.run(wf, opts)
+  opts = opts or {}
+  wf:validate()
+  local store = opts.store or require("gf.flow.store").memory()
+  local run_id = opts.run_id or default_run_id(wf, opts.params)
+  local previous = store:load(run_id) or {}
+  local sem = task.semaphore(opts.concurrency or 8)
+  local sleep = opts.sleep or task.sleep
+  local log = opts.log or logger()
+  local progress = new_progress(opts)
+  local outputs, nodes = {}, {}
+  local counts = { completed = 0, failed = 0, skipped = 0, interrupted = 0, reused = 0 }
+  local total = 0
+
+  local function record(node_id, rec)
+    rec.updated = os.time()
+    nodes[node_id] = rec
+    store:save(run_id, node_id, rec)
+  end
+
+  local function add_total(n)
+    total = total + n
+    if progress then progress:set_total(total) end
+  end
+
+  local function finish(node_id, status, rec)
+    counts[status] = counts[status] + 1
+    nodes[node_id] = rec
+    if progress then progress:tick(1, { failed = status == "failed" }) end
+  end
+
+  local function ctx_for(node_id, attempt)
+    return { workflow = wf.name, run_id = run_id, params = opts.params or {}, output = outputs,
+      node = node_id, attempt = attempt, log = log }
+  end
+
+  -- One node: reuse, or run with retries. Returns "completed", output | "failed", err | ...
+  local function run_node(t, node_id, item)
+    local prev = previous[node_id]
+    if prev and prev.status == "completed" then
+      counts.reused = counts.reused + 1
+      finish(node_id, "completed", prev)
+      return "completed", prev.output
+    end
+    if prev and prev.status == "failed" and not opts.rerun_failed then
+      finish(node_id, "failed", prev)
+      return "failed", prev.error
+    end
+    if task.interrupted() then
+      return "interrupted", "interrupted"
+    end
+    sem:acquire()
+    local attempts = t.retries + 1
+    local status, value
+    for attempt = 1, attempts do
+      record(node_id, { status = "running", attempts = attempt })
+      local r
+      if t.timeout then
+        r = table.pack(task.timeout(t.timeout, t.run, ctx_for(node_id, attempt), item))
+        if r[1] == nil then r = { false, r[2], n = 2 } end
+      else
+        r = table.pack(pcall(t.run, ctx_for(node_id, attempt), item))
+      end
+      if r[1] then
+        status, value = "completed", r[2]
+        record(node_id, { status = "completed", attempts = attempt, output = value })
+        break
+      end
+      local e = err_text(r[2])
+      if task.interrupted() then
+        status, value = "interrupted", e
+        record(node_id, { status = "interrupted", attempts = attempt, error = e })
+        break
+      end
+      status, value = "failed", e
+      if attempt < attempts then
+        log.warn("node failed, retrying", { workflow = wf.name, node = node_id, attempt = attempt,
+          error = e })
+        local ok = pcall(sleep, t.backoff * 2 ^ (attempt - 1))
+        if not ok then
+          status = "interrupted"
+          record(node_id, { status = "interrupted", attempts = attempt, error = e })
+          break
+        end
+      else
+        record(node_id, { status = "failed", attempts = attempt, error = e })
+        log.error("node failed", { workflow = wf.name, node = node_id, attempts = attempt, error = e })
+      end
+    end
+    sem:release()
+    finish(node_id, status, nodes[node_id])
+    return status, value
+  end
+
+  -- One workflow task: wait for its dependencies, expand, run its nodes.
+  local handles = {}
+  local task_status = {}
+  local function run_task(t)
+    for _, dep in ipairs(t.after) do
+      task.wait(handles[dep])
+    end
+    for _, dep in ipairs(t.after) do
+      if task_status[dep] ~= "completed" then
+        task_status[t.name] = "skipped"
+        local n = 1
+        if t.foreach then n = 0 end
+        add_total(n)
+        if not t.foreach then
+          counts.skipped = counts.skipped + 1
+          nodes[t.name] = { status = "skipped", error = "upstream task '" .. dep .. "' did not complete" }
+          if progress then progress:tick(1) end
+        end
+        return
+      end
+    end
+    if not t.foreach then
+      add_total(1)
+      local status, value = run_node(t, t.name, nil)
+      task_status[t.name] = status
+      if status == "completed" then outputs[t.name] = value end
+      return
+    end
+    local ok, items = pcall(t.foreach, ctx_for(t.name, 1))
+    if not ok or type(items) ~= "table" then
+      local e = ok and ("foreach returned " .. type(items) .. ", not a list") or err_text(items)
+      task_status[t.name] = "failed"
+      add_total(1)
+      record(t.name, { status = "failed", attempts = 1, error = e })
+      finish(t.name, "failed", nodes[t.name])
+      return
+    end
+    add_total(#items)
+    local ids, seen = {}, {}
+    for i, item in ipairs(items) do
+      local key = t.key and t.key(item, i) or i
+      local id = ("%s[%s]"):format(t.name, tostring(key))
+      if seen[id] then error(("task '%s': duplicate node key '%s'"):format(t.name, tostring(key)), 0) end
+      seen[id] = true
+      ids[i] = { id = id, key = key }
+    end
+    local out = {}
+    local all_ok = true
+    local results = task.map(items, function(item, i)
+      local status, value = run_node(t, ids[i].id, item)
+      if status == "completed" then out[ids[i].key] = value else all_ok = false end
+      return status
+    end, { concurrency = math.max(1, (opts.concurrency or 8) * 2) })
+    for i = 1, #items do
+      if results[i] == "interrupted" then task_status[t.name] = "interrupted" end
+    end
+    task_status[t.name] = task_status[t.name] or (all_ok and "completed" or "failed")
+    if task_status[t.name] == "completed" then outputs[t.name] = out end
+  end
+
+  for _, name in ipairs(wf:sorted()) do
+    local t = wf.tasks[name]
+    handles[name] = task.spawn(run_task, t)
+  end
+  local bugs = {}
+  for _, name in ipairs(wf:sorted()) do
+    local ok, err = task.wait(handles[name])
+    if not ok then bugs[#bugs + 1] = ("%s: %s"):format(name, err_text(err)) end
+  end
+
+  if wf.final_task and not task.interrupted() then
+    local outcomes = {}
+    for id, rec in pairs(nodes) do
+      outcomes[id] = { status = rec.status, error = rec.error, attempts = rec.attempts }
+    end
+    add_total(1)
+    local ft = wf.final_task
+    local saved = previous[ft.name]
+    previous[ft.name] = nil -- the final node always runs
+    local status = run_node(ft, ft.name, outcomes)
+    previous[ft.name] = saved
+    local _ = status
+  end
+  if progress then progress:finish() end
+
+  local summary = { run_id = run_id, nodes = nodes, bugs = bugs }
+  for k, v in pairs(counts) do summary[k] = v end
+  summary.ok = counts.failed == 0 and counts.interrupted == 0 and #bugs == 0
+    and not task.interrupted()
+  return summary
+end
+
+return M
