@@ -415,10 +415,21 @@ local function load_config(spec, path)
   return t
 end
 
+-- JSON/YAML null in a config file means "not set".
+local function is_null(v)
+  if type(v) ~= "userdata" then return false end
+  for _, name in ipairs({ "gf.json", "gf.yaml" }) do
+    local mod = package.loaded[name]
+    if type(mod) == "table" and mod.null ~= nil and rawequal(mod.null, v) then return true end
+  end
+  return false
+end
+
 local function config_value(opt, config)
   local v = config[opt.key]
   if v == nil then v = config[opt.flag] end
   if v == nil then v = config[opt.name] end
+  if is_null(v) then return nil end
   return v
 end
 

@@ -3,6 +3,7 @@
 --
 -- value(opt, raw) -> value | nil, reason      reason reads "expected an integer, got 'x'"
 -- duration(s) -> seconds | nil                "90", "45s", "30m", "24h", "7d", "2w", "1h30m"
+--                                             (gf.time.duration when gf.time is present)
 -- TYPES                                       set of known type names
 local M = {}
 
@@ -28,12 +29,13 @@ local function own_duration(s)
   return total
 end
 
--- gf.time's parser when it is present and answers with a number; otherwise our own.
+-- gf.time.duration when gf.time is in the build (one syntax across gfhost); otherwise our own.
 function M.duration(s)
   local ok, time = pcall(require, "gf.time")
-  if ok and type(time) == "table" and type(time.parse_duration) == "function" then
-    local pok, v = pcall(time.parse_duration, s)
+  if ok and type(time) == "table" and type(time.duration) == "function" then
+    local pok, v = pcall(time.duration, s)
     if pok and type(v) == "number" then return v end
+    return nil
   end
   return own_duration(s)
 end

@@ -199,6 +199,44 @@ describe("gf.args #unit", function()
     end)
   end)
 
+  describe("with the real gf.json and gf.time", function()
+    local has_json = pcall(require, "gf.json")
+    local has_time = pcall(require, "gf.time")
+
+    it("reads a JSON config file; null means unset", function()
+      if not has_json then return pending("gf.json is not in this build") end
+      local path = write("real.json",
+        '{"page_size": 0, "preview": true, "footprint": null, "cycle": [3, 4], "since": "2h"}')
+      local opts, info = args.parse(spec({ options = {
+        { name = "page-size", type = "integer", default = 2000 },
+        { name = "preview", type = "boolean" },
+        { name = "footprint", type = "choice", choices = { "on", "off" }, default = "off" },
+        { name = "cycle", type = "integer", repeatable = true },
+        { name = "since", type = "duration" },
+        { name = "config", type = "file", config = true },
+      } }), { "--config", path, "--no-preview" })
+      assert.same({ page_size = 0, preview = false, footprint = "off", cycle = { 3, 4 },
+        since = 7200, config = path }, opts)
+      assert.same({ page_size = "config", preview = "cli", footprint = "default", cycle = "config",
+        since = "config", config = "cli" }, info.sources)
+    end)
+
+    it("reports a JSON syntax error with its position", function()
+      if not has_json then return pending("gf.json is not in this build") end
+      local path = write("broken.json", '{"page_size": }')
+      local e = parse_fails(spec(), { "--config", path })
+      assert.equal(2, e[2])
+      assert.matches("^%-%-config " .. path:gsub("%p", "%%%0") .. ": json%.decode: .*line 1", e[1])
+    end)
+
+    it("uses gf.time's duration syntax", function()
+      if not has_time then return pending("gf.time is not in this build") end
+      local S = { name = "d", options = { { name = "d", type = "duration" } } }
+      assert.equal(0.25, args.parse(S, { "--d", "250ms" }).d)
+      assert.equal(93784, args.parse(S, { "--d", "1d02h03m04s" }).d)
+    end)
+  end)
+
   describe("config file problems", function()
     it("reports a YAML parse error with the file", function()
       local path = write("bad.yaml", "a: [")
