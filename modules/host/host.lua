@@ -37,13 +37,18 @@ function M.resolve_script(name)
   end
   local path = ("%s/scripts/%s.lua"):format(core.root(), name)
   if file_exists(path) then return path end
-  return nil, ("unknown script '%s' (gfhost list shows the scripts; looked in %s/scripts)"):format(
-    name, core.root())
+  local wf = ("%s/workflows/%s.lua"):format(core.root(), name)
+  if file_exists(wf) then return wf, "workflow" end
+  return nil, ("unknown script '%s' (gfhost list shows the scripts; looked in %s/scripts and "
+    .. "%s/workflows)"):format(name, core.root(), core.root())
 end
 
 function M.load_script(name)
   local path, err = M.resolve_script(name)
   if not path then return nil, err end
+  if err == "workflow" then
+    return function(...) return require("gf.flow.cli").main(path, ...) end
+  end
   local fn, lerr = loadfile(path, "t")
   if not fn then return nil, lerr end
   return fn
@@ -63,20 +68,22 @@ function M.describe(path)
 end
 
 local function list_scripts()
-  local dir = core.root() .. "/scripts"
-  local names = {}
-  local p = io.popen(("ls -1 '%s' 2>/dev/null"):format(dir:gsub("'", "'\\''")))
-  if p then
-    for n in p:lines() do
-      if n:match("%.lua$") then names[#names + 1] = n:sub(1, -5) end
+  local fs = require("gf.fs")
+  local entries = {}
+  for _, kind in ipairs({ "scripts", "workflows" }) do
+    local dir = core.root() .. "/" .. kind
+    for _, n in ipairs(fs.list(dir) or {}) do
+      if n:match("%.lua$") then
+        entries[#entries + 1] = { name = n:sub(1, -5), path = dir .. "/" .. n,
+          suffix = kind == "workflows" and " (workflow)" or "" }
+      end
     end
-    p:close()
   end
-  table.sort(names)
+  table.sort(entries, function(a, b) return a.name < b.name end)
   local width = 0
-  for _, n in ipairs(names) do width = math.max(width, #n) end
-  for _, n in ipairs(names) do
-    io.stdout:write(("%-" .. width .. "s  %s\n"):format(n, M.describe(dir .. "/" .. n .. ".lua")))
+  for _, e in ipairs(entries) do width = math.max(width, #e.name) end
+  for _, e in ipairs(entries) do
+    io.stdout:write(("%-" .. width .. "s  %s%s\n"):format(e.name, M.describe(e.path), e.suffix))
   end
   return 0
 end

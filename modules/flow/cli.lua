@@ -1,0 +1,76 @@
+--- gf.flow.cli: `gfhost run <workflow> [options]` for files under workflows/.
+--
+-- Options: --executor local|sqs (sqs enqueues nodes for `gfhost worker`), --queue URL,
+-- --concurrency N, --run-id ID, --rerun-failed, --state PATH (SQLite file; default
+-- $GFHOST_STATE or ./.gfhost/state.db), --param key=value (repeatable; ctx.params), --list
+-- (print the tasks and exit). Exit 0 when every node completed, 1 otherwise, 130 interrupted.
+local args = require("gf.args")
+local flow = require("gf.flow")
+local host = require("gf.host")
+
+local M = {}
+
+local function parse_params(list)
+  local params = {}
+  for _, kv in ipairs(list or {}) do
+    local k, v = kv:match("^([^=]+)=(.*)$")
+    if not k then host.fail(("--param %s: expected key=value"):format(kv), 2) end
+    params[k] = v
+  end
+  return params
+end
+
+function M.default_state_path()
+  return os.getenv("GFHOST_STATE") or ".gfhost/state.db"
+end
+
+function M.main(name, ...)
+  local wf, err = flow.load(name)
+  if not wf then host.fail(err, 2) end
+  local opts = args.parse({
+    name = wf.name,
+    description = wf.description or ("workflow " .. wf.name),
+    env_prefix = false,
+    options = {
+      { name = "executor", type = "choice", choices = { "local", "sqs" }, default = "local",
+        help = "run nodes here, or enqueue them on SQS for `gfhost worker`" },
+      { name = "queue", type = "string", help = "SQS queue URL (with --executor sqs)" },
+      { name = "concurrency", type = "integer", default = 8, help = "nodes running at once" },
+      { name = "run-id", type = "string", help = "run identifier (default: workflow + params digest)" },
+      { name = "rerun-failed", type = "boolean", help = "give failed nodes fresh attempts" },
+      { name = "state", type = "string", default = M.default_state_path(), help = "SQLite state file" },
+      { name = "param", type = "string", repeatable = true, help = "key=value parameter (ctx.params)" },
+      { name = "list", type = "boolean", help = "print the tasks and exit" },
+    },
+  }, { ... })
+  if opts.list then
+    for _, tname in ipairs(wf:sorted()) do
+      local t = wf.tasks[tname]
+      io.stdout:write(("%s%s%s\n"):format(tname, #t.after > 0 and (" <- " .. table.concat(t.after, ", ")) or "",
+        t.foreach and " (per item)" or ""))
+    end
+    if wf.final_task then io.stdout:write(("%s (final)\n"):format(wf.final_task.name)) end
+    return 0
+  end
+  if opts.concurrency < 1 then host.fail("--concurrency must be at least 1", 2) end
+  local params = parse_params(opts.param)
+  if opts.executor == "sqs" then
+    if not opts.queue then host.fail("--executor sqs needs --queue URL", 2) end
+    local enqueue = require("gf.flow.sqs")
+    return enqueue.main(wf, { queue = opts.queue, params = params, run_id = opts.run_id,
+      state = opts.state })
+  end
+  local store, serr = require("gf.flow.store").sqlite(opts.state)
+  if not store then host.fail(serr) end
+  local summary = require("gf.flow.runner").run(wf, { params = params, run_id = opts.run_id,
+    store = store, concurrency = opts.concurrency, rerun_failed = opts.rerun_failed })
+  store:close()
+  io.stdout:write(("%s %s: %d completed (%d reused), %d failed, %d skipped, %d interrupted\n"):format(
+    wf.name, summary.run_id, summary.completed, summary.reused, summary.failed, summary.skipped,
+    summary.interrupted))
+  for _, b in ipairs(summary.bugs) do io.stderr:write("gfhost: ", b, "\n") end
+  if require("gf.task").interrupted() then return 130 end
+  return summary.ok and 0 or 1
+end
+
+return M
