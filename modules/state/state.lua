@@ -4,7 +4,8 @@
 --     opts.backend   "sqlite" (default) or a backend object (see "Backends" below)
 --     opts.path      the SQLite file (required for "sqlite"); opts.busy_timeout_ms (5000) and
 --                    opts.synchronous ("normal") are passed to gf.sqlite.open
---     opts.clock     function() -> epoch seconds (float); default: the backend's clock
+--     opts.clock     function() -> epoch seconds (float); default gf.time.now (else the
+--                    backend's clock)
 --
 -- Payload state (ids are `<collections>/workflow-<workflow>/<itemids>`, see gf.state.payload;
 -- an invalid id gives nil, msg, "invalid_input"):
@@ -494,7 +495,10 @@ function M.open(opts)
   end
   local clock = opts.clock
   if not clock then
-    if backend.now then
+    local ok, time = pcall(require, "gf.time")
+    if ok and time.now then
+      clock = time.now
+    elseif backend.now then
       clock = function() return backend:now() end
     else
       clock = os.time
