@@ -23,13 +23,21 @@ local SECRET_FRAGMENTS = {
   "session", "signature", "x_amz_security_token", "cookie", "credential", "private_key",
 }
 
+-- Field names repeat, so answers are remembered (up to a bound, then forgotten wholesale).
+local name_memo, memo_size = {}, 0
+
 function M.secret_name(name)
   if type(name) ~= "string" then return false end
+  local known = name_memo[name]
+  if known ~= nil then return known end
   local n = name:lower():gsub("%-", "_")
+  local answer = false
   for _, frag in ipairs(SECRET_FRAGMENTS) do
-    if n:find(frag, 1, true) then return true end
+    if n:find(frag, 1, true) then answer = true break end
   end
-  return false
+  if memo_size >= 4096 then name_memo, memo_size = {}, 0 end
+  name_memo[name], memo_size = answer, memo_size + 1
+  return answer
 end
 
 local secret_name = M.secret_name
@@ -88,26 +96,35 @@ local function mask_headers(s)
   return s
 end
 
--- Mask what looks like a credential in free text.
+-- Mask what looks like a credential in free text. Each pass runs only when the text has the
+-- character it needs, and names are matched from the start of a word (%f), so plain messages
+-- cost a few linear scans.
+local NAME = "%f[%w_%.%-]([%w_%.%-]+)"
+
 local function mask_patterns(s)
-  s = mask_headers(s)
-  -- name="value with spaces"
-  s = s:gsub('([%w_%-%.]+)(%s*=%s*")([^"]*)"', function(name, eq, value)
-    local r = mask_pair(name, eq, value)
-    return r and (r .. '"')
-  end)
-  -- name=value (query strings, key=value text, AWS Authorization parameters)
-  s = s:gsub("([%w_%-%.]+)(%s*=%s*)([^%s&,;\"'<>]+)", mask_pair)
-  -- "name": "value" (JSON inside a message)
-  s = s:gsub('("([%w_%-%.]+)"%s*:%s*")([^"]*)(")', function(head, name, value, tail)
-    if value ~= MASK and secret_name(name) then return head .. MASK .. tail end
-    return nil
-  end)
-  -- Bearer tokens wherever they appear
-  s = s:gsub("([Bb][Ee][Aa][Rr][Ee][Rr]%s+)([^%s,;\"']+)", function(head, value)
-    if value == MASK then return nil end
-    return head .. MASK
-  end)
+  if s:find(":", 1, true) then
+    s = mask_headers(s)
+    -- "name": "value" (JSON inside a message)
+    s = s:gsub('("([%w_%-%.]+)"%s*:%s*")([^"]*)(")', function(head, name, value, tail)
+      if value ~= MASK and secret_name(name) then return head .. MASK .. tail end
+      return nil
+    end)
+  end
+  if s:find("=", 1, true) then
+    -- name="value with spaces"
+    s = s:gsub(NAME .. '(%s*=%s*")([^"]*)"', function(name, eq, value)
+      local r = mask_pair(name, eq, value)
+      return r and (r .. '"')
+    end)
+    -- name=value (query strings, key=value text, AWS Authorization parameters)
+    s = s:gsub(NAME .. "(%s*=%s*)([^%s&,;\"'<>]+)", mask_pair)
+  end
+  if s:find("[Bb][Ee][Aa][Rr][Ee][Rr]%s") then
+    s = s:gsub("(%f[%w][Bb][Ee][Aa][Rr][Ee][Rr]%s+)([^%s,;\"']+)", function(head, value)
+      if value == MASK then return nil end
+      return head .. MASK
+    end)
+  end
   return s
 end
 
