@@ -1,0 +1,300 @@
+--- gf.s3.transfer: the many-request S3 operations behind gf.s3's client (multipart upload with
+-- parallel parts, DeleteObjects batches, parallel directory upload and prefix download).
+-- Use them through the client: client:put(url, nil, {file =}), client:delete_many,
+-- client:upload_dir, client:download_prefix (documented in gf.s3).
+local base = require("gf.awsjson.base")
+local aws = require("gf.aws")
+local task = require("gf.task")
+local xml = require("gf.xml")
+local s3 = require("gf.s3")
+
+local M = {}
+
+-- {====== base64 of a digest ======
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+function M.base64(s)
+  local out = {}
+  for i = 1, #s, 3 do
+    local a, b, c = s:byte(i, i + 2)
+    local n = a * 65536 + (b or 0) * 256 + (c or 0)
+    local c1, c2 = (n >> 18) & 63, (n >> 12) & 63
+    local c3, c4 = (n >> 6) & 63, n & 63
+    out[#out + 1] = B64:sub(c1 + 1, c1 + 1) .. B64:sub(c2 + 1, c2 + 1) ..
+      (b and B64:sub(c3 + 1, c3 + 1) or "=") .. (c and B64:sub(c4 + 1, c4 + 1) or "=")
+  end
+  return table.concat(out)
+end
+
+local function sha256_b64(s)
+  local hex = aws.sha256_hex(s)
+  return M.base64((hex:gsub("%x%x", function(h) return string.char(tonumber(h, 16)) end)))
+end
+
+-- }======
+
+-- {====== multipart upload ======
+
+local function read_part(path, offset, len)
+  local f, err = io.open(path, "rb")
+  if not f then return nil, err end
+  f:seek("set", offset)
+  local data = f:read(len)
+  f:close()
+  if not data or #data ~= len then return nil, "short read (file changed?)" end
+  return data
+end
+
+local function abort(c, bucket, key, upload_id)
+  c:send("s3.abort_multipart", bucket, key, { method = "DELETE",
+    url = c:object_url(bucket, key, { uploadId = upload_id }) })
+end
+
+function M.multipart_upload(c, bucket, key, opts, size)
+  local url = "s3://" .. bucket .. "/" .. key
+  local part_size = math.max(c.part_size, (size + 9999) // 10000)
+  local headers = s3._object_headers(opts, key)
+  local res, msg, code = c:send("s3.put", bucket, key, { method = "POST", headers = headers,
+    url = c:object_url(bucket, key, { uploads = true }), body = "" })
+  if not res then return nil, msg, code end
+  local root = xml.parse(res.body)
+  local upload_id = root and xml.text(root, "UploadId")
+  if not upload_id then
+    return nil, ("s3.put %s: CreateMultipartUpload without an UploadId"):format(url), "parse"
+  end
+  local parts = {}
+  for n = 1, (size + part_size - 1) // part_size do parts[n] = n end
+  local etags, failure = {}, nil
+  task.map(parts, function(n)
+    if failure then return end
+    local offset = (n - 1) * part_size
+    local data, err = read_part(opts.file, offset, math.min(part_size, size - offset))
+    if not data then
+      failure = failure or { ("s3.put %s: part %d: %s"):format(url, n, err), "io" }
+      return
+    end
+    local r, m, cd = c:send("s3.put", bucket, key, { method = "PUT", body = data,
+      url = c:object_url(bucket, key, { partNumber = n, uploadId = upload_id }) })
+    if not r then
+      failure = failure or { m .. (" (part %d)"):format(n), cd }
+      return
+    end
+    etags[n] = r.headers["etag"]
+  end, { concurrency = c.part_concurrency })
+  if not failure then
+    for n = 1, #parts do
+      if not etags[n] then failure = { ("s3.put %s: part %d has no ETag"):format(url, n), "aws" } end
+    end
+  end
+  if failure then
+    abort(c, bucket, key, upload_id)
+    return nil, failure[1], failure[2]
+  end
+  local body = { "<CompleteMultipartUpload>" }
+  for n = 1, #parts do
+    body[#body + 1] = ("<Part><PartNumber>%d</PartNumber><ETag>%s</ETag></Part>"):format(n,
+      xml.escape(etags[n]))
+  end
+  body[#body + 1] = "</CompleteMultipartUpload>"
+  res, msg, code = c:send("s3.put", bucket, key, { method = "POST",
+    url = c:object_url(bucket, key, { uploadId = upload_id }), body = table.concat(body),
+    headers = { ["content-type"] = "application/xml" } })
+  if res then
+    msg, code = s3.embedded_error("s3.put", url, res)
+    if not msg then
+      root = xml.parse(res.body)
+      return { etag = root and (xml.text(root, "ETag") or ""):gsub('^"(.*)"$', "%1"),
+        parts = #parts }
+    end
+  end
+  abort(c, bucket, key, upload_id)
+  return nil, msg, code
+end
+
+-- }======
+
+-- {====== DeleteObjects ======
+
+function M.delete_many(c, bucket, keys)
+  local out = { deleted = {}, failed = {} }
+  for start = 1, #keys, 1000 do
+    local body, batch = { "<Delete><Quiet>true</Quiet>" }, {}
+    for i = start, math.min(start + 999, #keys) do
+      local k = keys[i]
+      if type(k) == "table" then k = k.key end
+      if type(k) ~= "string" then
+        error(("bad argument #2 to 'delete_many' (key %d is not a string)"):format(i), 3)
+      end
+      batch[#batch + 1] = k
+      body[#body + 1] = "<Object><Key>" .. xml.escape(k) .. "</Key></Object>"
+    end
+    body[#body + 1] = "</Delete>"
+    body = table.concat(body)
+    local res, msg, code = c:send("s3.delete_many", bucket, nil, { method = "POST",
+      url = c:object_url(bucket, "", { delete = true }), body = body,
+      headers = { ["content-type"] = "application/xml",
+        ["x-amz-checksum-sha256"] = sha256_b64(body),
+        ["x-amz-sdk-checksum-algorithm"] = "SHA256" } })
+    local errors = {}
+    if not res then
+      for _, k in ipairs(batch) do out.failed[#out.failed + 1] = { key = k, code = code,
+        message = msg } end
+    else
+      local root = xml.parse(res.body or "")
+      for _, el in ipairs(root and root.children or {}) do
+        if el.name == "Error" then
+          local k = xml.text(el, "Key")
+          errors[k] = true
+          out.failed[#out.failed + 1] = { key = k, code = base.classify(nil, xml.text(el, "Code")),
+            message = ("s3.delete_many s3://%s/%s: %s: %s"):format(bucket, k,
+              tostring(xml.text(el, "Code")), tostring(xml.text(el, "Message"))) }
+        end
+      end
+      for _, k in ipairs(batch) do
+        if not errors[k] then out.deleted[#out.deleted + 1] = k end
+      end
+    end
+  end
+  return out
+end
+
+-- }======
+
+-- {====== directories ======
+
+local function fs_or_nil()
+  local ok, fs = pcall(require, "gf.fs")
+  return ok and fs or nil
+end
+
+local function shq(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+local function walk(dir)
+  local fs = fs_or_nil()
+  if fs then return fs.walk(dir) end
+  local p = io.popen("cd " .. shq(dir) .. " && find . -type f -o -type l | LC_ALL=C sort")
+  local out = {}
+  for line in p:lines() do out[#out + 1] = line:sub(3) end
+  local ok = p:close()
+  if not ok then return nil, "fs.walk " .. dir .. ": cannot list", "io" end
+  return out
+end
+
+local function mkdir_p(path)
+  local fs = fs_or_nil()
+  if fs then return fs.mkdir_p(path) end
+  local ok = os.execute("mkdir -p " .. shq(path))
+  if not ok then return nil, "mkdir -p " .. path .. " failed", "io" end
+  return true
+end
+
+local DIR_OPTS = { concurrency = true, match = true, cross_slash = true, delimiter = true }
+
+local function check_dir_opts(fname, opts)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then error(("bad argument #3 to '%s' (table expected)"):format(fname), 3) end
+  for k in pairs(opts) do
+    if not DIR_OPTS[k] then
+      error(("bad argument #3 to '%s' (unknown option '%s')"):format(fname, tostring(k)), 3)
+    end
+  end
+  return opts
+end
+
+local function prefix_of(url)
+  local bucket, key = s3.parse_url(url)
+  if key ~= "" and key:sub(-1) ~= "/" then key = key .. "/" end
+  return bucket, key
+end
+
+function M.upload_dir(c, dir, url, opts)
+  if type(dir) ~= "string" then error("bad argument #1 to 'upload_dir' (string expected)", 2) end
+  opts = check_dir_opts("upload_dir", opts)
+  local bucket, prefix = prefix_of(url)
+  local files, msg, code = walk(dir)
+  if not files then return nil, msg, code end
+  local match = opts.match
+  local fs = fs_or_nil()
+  local selected = {}
+  for _, rel in ipairs(files) do
+    if not match or (fs and fs.match(match, rel, { cross_slash = opts.cross_slash }))
+        or (not fs and rel:find(match, 1, true)) then
+      selected[#selected + 1] = rel
+    end
+  end
+  local out = { count = 0, bytes = 0, failed = {} }
+  local root = dir:gsub("/+$", "")
+  task.map(selected, function(rel)
+    local path = root .. "/" .. rel
+    local r, m, cd = c:put("s3://" .. bucket .. "/" .. prefix .. rel, nil, { file = path })
+    if r then
+      out.count = out.count + 1
+    else
+      out.failed[#out.failed + 1] = { path = path, message = m, code = cd }
+    end
+  end, { concurrency = opts.concurrency or c.concurrency })
+  table.sort(out.failed, function(a, b) return a.path < b.path end)
+  if fs then
+    for _, rel in ipairs(selected) do
+      local st = fs.stat(root .. "/" .. rel)
+      if st then out.bytes = out.bytes + st.size end
+    end
+  end
+  return out
+end
+
+local function safe_rel(rel)
+  if rel == "" or rel:sub(1, 1) == "/" then return false end
+  for seg in rel:gmatch("[^/]+") do
+    if seg == ".." or seg == "." then return false end
+  end
+  return true
+end
+
+function M.download_prefix(c, url, dir, opts)
+  if type(dir) ~= "string" then
+    error("bad argument #2 to 'download_prefix' (string expected)", 2)
+  end
+  opts = check_dir_opts("download_prefix", opts)
+  local bucket, prefix = prefix_of(url)
+  local objects, msg, code = c:list("s3://" .. bucket .. "/" .. prefix,
+    { match = opts.match, cross_slash = opts.cross_slash, delimiter = opts.delimiter })
+  if not objects then return nil, msg, code end
+  local root = dir:gsub("/+$", "")
+  local out = { count = 0, bytes = 0, failed = {} }
+  local made = {}
+  local items = {}
+  for _, o in ipairs(objects) do
+    local rel = o.key:sub(#prefix + 1)
+    if rel ~= "" and rel:sub(-1) ~= "/" then
+      if safe_rel(rel) then
+        items[#items + 1] = o
+        local d = (root .. "/" .. rel):match("^(.*)/[^/]*$")
+        if d and not made[d] then
+          made[d] = true
+          local ok, m, cd = mkdir_p(d)
+          if not ok then return nil, m, cd end
+        end
+      else
+        out.failed[#out.failed + 1] = { key = o.key, code = "invalid_input",
+          message = ("s3.download_prefix %s: unsafe local path"):format(o.url) }
+      end
+    end
+  end
+  task.map(items, function(o)
+    local info, m, cd = c:get(o.url, { file = root .. "/" .. o.key:sub(#prefix + 1) })
+    if info then
+      out.count = out.count + 1
+      out.bytes = out.bytes + (info.size or 0)
+    else
+      out.failed[#out.failed + 1] = { key = o.key, message = m, code = cd }
+    end
+  end, { concurrency = opts.concurrency or c.concurrency })
+  table.sort(out.failed, function(a, b) return a.key < b.key end)
+  return out
+end
+
+-- }======
+
+return M
