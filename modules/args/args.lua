@@ -15,7 +15,8 @@
 --       { name = "granule", positional = true },
 --     } }, { ... })
 --
--- parse(spec, argv, ctx?) -> opts, info
+-- parse(spec, argv, ctx?) -> opts, info       argv: the list { ... }
+-- parse(spec, ...) -> opts, info               or the script's arguments themselves
 --   opts: values keyed by option name with `-` turned into `_` (opts.page_size). Booleans
 --   without a value are false, repeatable options without a value are {}, others nil.
 --   info.sources[key] = "cli" | "env" | "config" | "default" (nil: no value);
@@ -482,9 +483,18 @@ local function register_secrets(opt, value)
   end
 end
 
-function M.parse(spec, argv, ctx)
+function M.parse(spec, argv, ctx, ...)
   spec = compile(spec)
-  if argv ~= nil and type(argv) ~= "table" then
+  if type(argv) == "string" then -- args.parse(spec, ...): the script's arguments themselves
+    argv, ctx = table.pack(argv, ctx, ...), nil
+    for i = 1, argv.n do
+      if type(argv[i]) ~= "string" then
+        error(("bad argument #%d to 'args.parse' (string expected, got %s)"):format(i + 1,
+          type(argv[i])), 2)
+      end
+    end
+    argv.n = nil
+  elseif argv ~= nil and type(argv) ~= "table" then
     error(("bad argument #2 to 'args.parse' (table expected, got %s)"):format(type(argv)), 2)
   end
   if ctx ~= nil and type(ctx) ~= "table" then

@@ -368,6 +368,16 @@ describe("gf.args #unit", function()
     end)
   end)
 
+  describe("argv as varargs", function()
+    it("accepts args.parse(spec, ...) as well as args.parse(spec, { ... })", function()
+      local S = { name = "v", options = { { name = "a" }, { name = "n", type = "integer" },
+        { name = "rest", positional = true, repeatable = true } } }
+      local function script(...) return args.parse(S, ...) end
+      assert.same({ a = "x", n = 3, rest = { "p", "q" } }, script("--a", "x", "p", "--n=3", "q"))
+      assert.same({ rest = {} }, script())
+    end)
+  end)
+
   describe("positional arguments", function()
     local S = { name = "p", options = {
       { name = "source", positional = true, required = true },
@@ -486,8 +496,10 @@ describe("gf.args #unit", function()
     it("raises on wrong argument types", function()
       assert.has_error(function() args.parse("x", {}) end,
         "bad argument #1 to 'args.parse' (table expected, got string)")
-      assert.has_error(function() args.parse({ name = "x" }, "--a") end,
-        "bad argument #2 to 'args.parse' (table expected, got string)")
+      assert.has_error(function() args.parse({ name = "x" }, 5) end,
+        "bad argument #2 to 'args.parse' (table expected, got number)")
+      assert.has_error(function() args.parse({ name = "x" }, "--a", "b", 3) end,
+        "bad argument #4 to 'args.parse' (string expected, got number)")
       assert.has_error(function() args.parse({ name = "x" }, { 1 }) end,
         "bad argument #2 to 'args.parse' (argv[1] is a number)")
       assert.has_error(function() args.parse({ name = "x" }, {}, 5) end,
