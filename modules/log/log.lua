@@ -24,6 +24,8 @@
 -- counts() -> {debug=, info=, warn=, error=}
 --                           records logged per level since start (or reset), printed or not
 -- enabled(level) -> bool    would a record at `level` be written
+-- status(text|nil)          a live line already drawn on stderr (gf.progress on a terminal): the
+--                           default sink clears it before each record and draws it again after
 -- reset()                   back to defaults: environment re-read, secrets and counts cleared
 --
 -- The environment is read at the first record (not at require time) and again after reset().
@@ -42,8 +44,14 @@ local state -- settings resolved from configure() and the environment; nil until
 local explicit = {} -- what configure() set
 local counts = { debug = 0, info = 0, warn = 0, error = 0 }
 
+local status_text -- a live line (gf.progress on a terminal) kept below the log records
+
 local function stderr_sink(line)
-  io.stderr:write(line, "\n")
+  if status_text then
+    io.stderr:write("\r\27[K", line, "\n", status_text)
+  else
+    io.stderr:write(line, "\n")
+  end
 end
 
 local function resolve()
@@ -236,6 +244,13 @@ function M.redact(s)
   return redactor:text(s)
 end
 
+function M.status(text)
+  if text ~= nil and type(text) ~= "string" then
+    error(("bad argument #1 to 'log.status' (string expected, got %s)"):format(type(text)), 2)
+  end
+  status_text = text
+end
+
 function M.counts()
   return { debug = counts.debug, info = counts.info, warn = counts.warn, error = counts.error }
 end
@@ -243,6 +258,7 @@ end
 function M.reset()
   explicit = {}
   state = nil
+  status_text = nil
   redactor:clear()
   counts = { debug = 0, info = 0, warn = 0, error = 0 }
 end

@@ -7,7 +7,8 @@
 --   redraw    seconds between redraws on a terminal (default 0.1: at most 10 per second)
 --   clock     function() -> seconds (default: gf.time.monotonic when present, else os.time)
 --   tty       draw a live line (default: gf.host.isatty(2))
---   sink      function(text) for the live line (default: write to stderr)
+--   sink      function(text) for the live line (default: write to stderr, and keep the line
+--             below gf.log records with log.status)
 --   log       logger with .info(msg, fields) for log lines (default gf.log)
 -- p:tick(n?, {failed = bool}?)   n (default 1) items done; failed = true counts them as failed
 -- p:set_total(n)                 set or change the total
@@ -94,10 +95,16 @@ function M.new(opts)
   local tty = opts.tty
   if tty == nil then tty = default_tty() end
   local start = clock()
+  -- With the default sink on a terminal, gf.log keeps the live line below its records.
+  local status = nil
+  if tty and not opts.sink then
+    local ok, log = pcall(require, "gf.log")
+    if ok and type(log) == "table" then status = log.status end
+  end
   return setmetatable({
     total = opts.total and math.tointeger(opts.total), label = opts.label or "items",
     interval = opts.interval or 5, redraw = opts.redraw or 0.1, clock = clock, tty = tty,
-    sink = opts.sink or stderr_sink, log = opts.log, done = 0, failed = 0, start = start,
+    sink = opts.sink or stderr_sink, status = status, log = opts.log, done = 0, failed = 0, start = start,
     last_draw = nil, last_log = start, finished = nil,
   }, Progress)
 end
@@ -148,7 +155,9 @@ local function log_progress(self)
 end
 
 local function draw(self)
-  self.sink("\r" .. self:line() .. "\27[K")
+  local text = "\r" .. self:line() .. "\27[K"
+  self.sink(text)
+  if self.status then self.status(text) end
 end
 
 function Progress:tick(n, opts)
@@ -181,6 +190,7 @@ function Progress:finish()
   local s = self:summary()
   if self.tty then
     draw(self)
+    if self.status then self.status(nil) end
     self.sink("\n")
   else
     logger(self).info(self.label .. " finished", {

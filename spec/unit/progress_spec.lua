@@ -100,6 +100,42 @@ describe("gf.progress #unit", function()
     end)
   end)
 
+  describe("with gf.log on the same terminal", function()
+    it("keeps the live line below log records", function()
+      local log = require("gf.log")
+      log.reset()
+      log.configure({ clock = function() return 0 end })
+      local written = {}
+      local real = io.stderr
+      io.stderr = {
+        write = function(_, ...) for _, s in ipairs({ ... }) do written[#written + 1] = s end end,
+        flush = function() end,
+      }
+      local ok, err = pcall(function()
+        local p = progress.new({ clock = clock.now, tty = true, total = 2, label = "n" })
+        clock:advance(1)
+        p:tick()
+        log.info("hello")
+        p:finish()
+        log.info("after")
+      end)
+      io.stderr = real
+      log.reset()
+      assert.is_true(ok, err)
+      assert.equal(table.concat({
+        "\rn 1/2 50.0% 1.0/s ETA 1s\27[K",
+        "\r\27[K1970-01-01T00:00:00Z INFO hello\n\rn 1/2 50.0% 1.0/s ETA 1s\27[K",
+        "\rn 1/2 50.0% 1.0/s in 1s\27[K\n",
+        "1970-01-01T00:00:00Z INFO after\n",
+      }), table.concat(written))
+    end)
+
+    it("log.status rejects non-strings", function()
+      assert.has_error(function() require("gf.log").status(5) end,
+        "bad argument #1 to 'log.status' (string expected, got number)")
+    end)
+  end)
+
   describe("without a terminal", function()
     it("logs every interval and at finish", function()
       local p = plain({ total = 100, label = "granules", interval = 5 })
