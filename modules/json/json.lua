@@ -25,7 +25,7 @@
 -- lines(source [, {on_error = fn}]) -> iterator
 --     NDJSON: source is a path, an open file handle (not closed here) or "-" for stdin.
 --     `for value, lineno in json.lines(path) do ... end`. Blank lines are skipped. A line that
---     does not parse raises "ndjson <name>:<line>: <decode message>", unless on_error is given:
+--     does not parse raises "ndjson <name>:<line>: <problem> at column <n>", unless on_error is given:
 --     then on_error(message, lineno) is called and the line skipped. A path that cannot be
 --     opened returns nil, "ndjson <path>: <reason>", "io". The iterator closes a file it opened
 --     at the end of input, on error, and when a `for` loop is left early (to-be-closed value).
@@ -132,7 +132,7 @@ function M.lines(source, opts)
   local function iter()
     while true do
       if io.type(fh) ~= "file" then return nil end
-      local line = fh:read("L")
+      local line = fh:read("l")
       if line == nil then
         finish()
         return nil
@@ -141,7 +141,8 @@ function M.lines(source, opts)
       if line:find("[^ \t\r\n]") then
         local value, msg = core.decode(line)
         if msg == nil then return value, lineno end
-        msg = "ndjson " .. name .. ":" .. lineno .. ": " .. msg:gsub("^json%.decode: ", "")
+        msg = msg:gsub("^json%.decode: ", ""):gsub(" at line 1, (column %d+) %(byte %d+%)$", " at %1")
+        msg = "ndjson " .. name .. ":" .. lineno .. ": " .. msg
         if not on_error then
           finish()
           error(msg, 2)

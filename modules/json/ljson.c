@@ -501,6 +501,7 @@ static char enc_kind(lua_State *L, jenc *e, int idx, lua_Integer *n)
   if (marked == 'o' || (marked == 0 && first_is_string)) return 'o';
   /* An array: exactly the keys 1..n. */
   lua_Integer len = (lua_Integer)lua_rawlen(L, idx), count = 0;
+  int holes = 0;
   lua_pushnil(L);
   while (lua_next(L, idx)) {
     lua_pop(L, 1);
@@ -509,13 +510,10 @@ static char enc_kind(lua_State *L, jenc *e, int idx, lua_Integer *n)
       enc_raise(L, e, "table mixes array and object keys");
     }
     lua_Integer k = lua_tointeger(L, -1);
-    if (k < 1 || k > len) {
-      lua_pop(L, 1);
-      enc_raise(L, e, "array has holes or keys outside 1..n");
-    }
+    if (k < 1 || k > len) holes = 1; /* keep looking for non-integer keys first */
     count++;
   }
-  if (count != len) enc_raise(L, e, "array has holes or keys outside 1..n");
+  if (holes || count != len) enc_raise(L, e, "array has holes or keys outside 1..n");
   *n = len;
   return 'a';
 }
@@ -543,7 +541,11 @@ static void enc_array(lua_State *L, jenc *e, int idx, lua_Integer n)
 static void enc_member(lua_State *L, jenc *e, int first, int kidx, int vidx)
 {
   jframe *f = &e->frames[e->depth];
-  if (lua_type(L, kidx) != LUA_TSTRING) enc_raise(L, e, "object key is not a string");
+  f->key = NULL; /* a bad key is reported at the table itself */
+  if (lua_type(L, kidx) != LUA_TSTRING)
+    enc_raise(L, e,
+              lua_type(L, kidx) == LUA_TNUMBER ? "table mixes array and object keys"
+                                               : "object key is not a string");
   if (!first) enc_add(L, e, ",", 1);
   enc_newline(L, e);
   f->key = lua_tolstring(L, kidx, &f->keylen);
