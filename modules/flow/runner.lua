@@ -241,4 +241,127 @@ function M.run(wf, opts)
   return summary
 end
 
+-- {====== one node at a time (gfhost task, DAGMan nodes, SQS workers) ======
+
+--- Rebuild ctx.output from a run's recorded states.
+local function outputs_from(wf, states)
+  local outputs = {}
+  for _, name in ipairs(wf:sorted()) do
+    local t = wf.tasks[name]
+    if t.foreach then
+      local prefix = name .. "["
+      local out, any = {}, false
+      for id, rec in pairs(states) do
+        if id:sub(1, #prefix) == prefix and rec.status == "completed" then
+          out[id:sub(#prefix + 1, -2)] = rec.output
+          any = true
+        end
+      end
+      if any then outputs[name] = out end
+    elseif states[name] and states[name].status == "completed" then
+      outputs[name] = states[name].output
+    end
+  end
+  return outputs
+end
+M.outputs_from = outputs_from
+
+--- The nodes of a run as far as they can be known now: {id=, task=, item=, key=} in
+--- dependency order. A foreach task whose dependencies have not all completed is left out
+--- (returned in `pending`).
+function M.plan(wf, params, states)
+  local outputs = outputs_from(wf, states or {})
+  local nodes, pending = {}, {}
+  for _, name in ipairs(wf:sorted()) do
+    local t = wf.tasks[name]
+    if not t.foreach then
+      nodes[#nodes + 1] = { id = name, task = name }
+    else
+      local ready = true
+      for _, dep in ipairs(t.after) do
+        if outputs[dep] == nil then ready = false end
+      end
+      if ready then
+        local items = t.foreach({ workflow = wf.name, params = params or {}, output = outputs,
+          node = name, attempt = 1 })
+        for i, item in ipairs(items) do
+          local key = t.key and t.key(item, i) or i
+          nodes[#nodes + 1] = { id = ("%s[%s]"):format(name, tostring(key)), task = name,
+            item = item, key = key }
+        end
+      else
+        pending[#pending + 1] = name
+      end
+    end
+  end
+  if wf.final_task then
+    nodes[#nodes + 1] = { id = wf.final_task.name, task = wf.final_task.name, final = true }
+  end
+  return nodes, pending
+end
+
+--- Run one node once (no retries: the caller's engine retries) and record its state.
+--- Returns status ("completed" | "failed" | "skipped"), value, and the record.
+function M.run_one(wf, node_id, opts)
+  opts = opts or {}
+  local store = opts.store
+  local run_id = opts.run_id or default_run_id(wf, opts.params)
+  local states = store:load(run_id) or {}
+  local params = opts.params or {}
+  local name, key = node_id:match("^(.-)%[(.*)%]$")
+  name = name or node_id
+  local t = wf.tasks[name] or (wf.final_task and wf.final_task.name == name and wf.final_task)
+  if not t then return nil, ("workflow %s has no task '%s'"):format(wf.name, name), "invalid_input" end
+  if states[node_id] and states[node_id].status == "completed" and not t.final then
+    return "completed", states[node_id].output, states[node_id]
+  end
+  local outputs = outputs_from(wf, states)
+  local arg
+  if t.final then
+    arg = {}
+    for id, rec in pairs(states) do
+      if id ~= node_id then arg[id] = { status = rec.status, error = rec.error, attempts = rec.attempts } end
+    end
+  else
+    for _, dep in ipairs(t.after) do
+      if outputs[dep] == nil then
+        return nil, ("node %s: upstream task '%s' has not completed"):format(node_id, dep), "conflict"
+      end
+    end
+    if t.foreach then
+      if not key then return nil, ("node %s: task '%s' runs per item: name the item as %s[key]")
+        :format(node_id, name, name), "invalid_input" end
+      local items = t.foreach({ workflow = wf.name, params = params, output = outputs, node = name, attempt = 1 })
+      for i, item in ipairs(items) do
+        if tostring(t.key and t.key(item, i) or i) == key then arg = item break end
+      end
+      if arg == nil then return nil, ("node %s: no item with key '%s'"):format(node_id, key), "not_found" end
+    end
+  end
+  local prev = states[node_id]
+  local attempt = (prev and prev.attempts or 0) + 1
+  local ctx = { workflow = wf.name, run_id = run_id, params = params, output = outputs,
+    node = node_id, attempt = attempt, log = opts.log or logger() }
+  store:save(run_id, node_id, { status = "running", attempts = attempt, updated = os.time() })
+  local r
+  if t.timeout then
+    r = table.pack(task.timeout(t.timeout, t.run, ctx, arg))
+    if r[1] == nil then r = { false, r[2], n = 2 } end
+  else
+    r = table.pack(pcall(t.run, ctx, arg))
+  end
+  local rec
+  if r[1] then
+    rec = { status = "completed", attempts = attempt, output = r[2], updated = os.time() }
+  elseif task.interrupted() then
+    rec = { status = "interrupted", attempts = attempt, error = err_text(r[2]), updated = os.time() }
+  else
+    rec = { status = "failed", attempts = attempt, error = err_text(r[2]), updated = os.time() }
+  end
+  store:save(run_id, node_id, rec)
+  return rec.status, rec.output or rec.error, rec
+end
+
+-- }======
+
 return M

@@ -142,6 +142,8 @@ function M.command(cmd, ...)
   if cmd == "list" then return list_scripts() end
   if cmd == "version" then return version_report() end
   if cmd == "spec" then return run_spec(...) end
+  if cmd == "dag" then return require("gf.flow.dag").main(...) end
+  if cmd == "task" then return require("gf.flow.cli").task_main(...) end
   M.fail(("the '%s' command is not available in this build"):format(cmd), 2)
 end
 
