@@ -145,7 +145,7 @@ function M.lines(source, opts)
         msg = "ndjson " .. name .. ":" .. lineno .. ": " .. msg
         if not on_error then
           finish()
-          error(msg, 2)
+          error(msg, 0)
         end
         on_error(msg, lineno)
       end
