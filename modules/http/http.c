@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Error bodies of a download (non-2xx) are kept in memory up to this size. */
@@ -38,6 +39,10 @@ struct gf_http_xfer {
   int too_large;
   int io_failed;
   int io_errno;
+  long idle_ms;               /* abort after this long without a byte either way; 0: off */
+  curl_off_t last_dl, last_ul; /* progress seen at last_change */
+  int64_t last_change;
+  int idle_expired;
   gf_http_header *hdrs;
   size_t nhdrs, cap_hdrs;
 };
@@ -162,6 +167,34 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
   return keep_in_memory(x, buf, len) == 0 ? len : 0;
 }
 
+static int64_t now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Idle timeout: libcurl calls this at least once a second during a transfer. */
+static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+  (void)dltotal;
+  (void)ultotal;
+  gf_http_xfer *x = ud;
+  int64_t now = now_ms();
+  if (dlnow != x->last_dl || ulnow != x->last_ul || x->last_change == 0) {
+    x->last_dl = dlnow;
+    x->last_ul = ulnow;
+    x->last_change = now;
+    return 0;
+  }
+  if (now - x->last_change >= x->idle_ms) {
+    x->idle_expired = 1;
+    return 1;
+  }
+  return 0;
+}
+
 static size_t on_upload(char *buf, size_t size, size_t n, void *ud)
 {
   gf_http_xfer *x = ud;
@@ -282,10 +315,6 @@ static void set_limits(CURL *e, const gf_http_opts *o)
   if (o->timeout_ms > 0) curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
   if (o->connect_timeout_ms > 0)
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
-  if (o->idle_timeout_s > 0) {
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, o->idle_timeout_s);
-  }
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, o->follow_redirects ? 1L : 0L);
   curl_easy_setopt(e, CURLOPT_MAXREDIRS, o->max_redirects);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -327,6 +356,12 @@ gf_http_xfer *gf_http_new(const gf_http_opts *o, const char **code, char *err, s
                    "gfhost/"
                    "0.1 libcurl");
   set_limits(e, o);
+  if (o->idle_timeout_ms > 0) {
+    x->idle_ms = o->idle_timeout_ms;
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+  }
   x->explicit_range = o->range != NULL;
   if (o->range)
     curl_easy_setopt(e, CURLOPT_RANGE,
@@ -416,7 +451,10 @@ static long long content_length(const gf_http_xfer *x)
 
 static int fail_transport(gf_http_xfer *x, CURLcode rc, const char **code, char *msg, size_t msglen)
 {
-  if (x->too_large) {
+  if (x->idle_expired) {
+    *code = "timeout";
+    snprintf(msg, msglen, "no data for %ld ms (idle_timeout)", x->idle_ms);
+  } else if (x->too_large) {
     *code = "io";
     snprintf(msg, msglen, "response body larger than max_body (%llu bytes)",
              (unsigned long long)x->max_body);

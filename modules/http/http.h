@@ -26,7 +26,7 @@ typedef struct gf_http_opts {
   int resume;                          /* continue output_file.part with a Range request */
   const char *range;                   /* "bytes=0-99" or "0-99" */
   long timeout_ms, connect_timeout_ms; /* 0: none / libcurl default */
-  long idle_timeout_s;                 /* abort below 1 byte/s for this long; 0: off */
+  long idle_timeout_ms;                /* abort after this long without a byte; 0: off */
   int follow_redirects;
   long max_redirects;
   int insecure;

@@ -10,8 +10,8 @@
 --                            size is checked (response.path is set); other statuses stay in body
 --     resume = bool          continue an existing path..".part" with a Range request
 --     range = "bytes=0-99"   plain Range request
---     timeout (0: none), connect_timeout (30), idle_timeout (120: abort when under 1 byte/s for
---     that long) — all seconds
+--     timeout (0: none), connect_timeout (30), idle_timeout (120: abort when no byte moves
+--     for that long) — all seconds
 --     follow_redirects (true), max_redirects (10), insecure (false), ca_file, proxy (else
 --     libcurl reads http_proxy / https_proxy / no_proxy), max_body (bytes; 0: unlimited)
 --     retry = false | {attempts = 5, base = 0.2, max_delay = 20, deadline = nil (s),
@@ -40,8 +40,10 @@
 --   invalid_input).
 -- query(t) -> "a=1&b=x%20y"   RFC 3986 encoding, sorted keys, array values repeat the key
 -- url_encode(s), url_decode(s [, form]) -> s | nil, msg, code, parse_url(url) -> table,
--- redact_url(url) -> url with secrets masked, configure{max_connections =,
--- max_host_connections =} bounds the shared connection pool.
+-- redact_url(url) -> url with secrets masked
+-- configure{max_connections =, max_host_connections =}: bound the shared keep-alive pool
+--   (libcurl's total / per-host connection limits); max_connections also caps the transfers in
+--   flight from this process: more requests wait in FIFO order, their tasks parked.
 local M = {}
 
 M.core = require("gf.http.core") -- specs may swap it for a fake (and restore it)
@@ -51,9 +53,42 @@ M.url_decode = M.core.url_decode
 M.parse_url = M.core.parse_url
 M.redact_url = M.core.redact_url
 
+-- In-flight bound set by configure{max_connections}: active transfers and parked tasks.
+local gate = { max = nil, active = 0, waiters = {} }
+
 function M.configure(opts)
   if type(opts) ~= "table" then error("bad argument #1 to 'configure' (table expected)", 2) end
-  return M.core.configure(opts)
+  M.core.configure(opts)
+  if opts.max_connections then gate.max = opts.max_connections end
+end
+
+local function gate_enter()
+  if not gate.max then return end
+  local tcore = require("gf.task.core")
+  while gate.active >= gate.max do
+    local me = tcore.current()
+    if not me then break end -- not a task: cannot park, go ahead (libcurl still bounds)
+    gate.waiters[#gate.waiters + 1] = me
+    tcore.suspend()
+  end
+  gate.active = gate.active + 1
+end
+
+local function gate_leave()
+  if not gate.max and gate.active == 0 then return end
+  gate.active = math.max(0, gate.active - 1)
+  local tcore = require("gf.task.core")
+  while #gate.waiters > 0 do
+    if tcore.wake(table.remove(gate.waiters, 1)) then break end
+  end
+end
+
+local function transfer(req)
+  gate_enter()
+  local ok, res, err, code = pcall(M.core.request, req)
+  gate_leave()
+  if not ok then error(res, 0) end
+  return res, err, code
 end
 
 local IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true, OPTIONS = true,
@@ -257,7 +292,7 @@ local function attempts(req, p, log, dbg)
       end
     end
     if dbg then debug_request(log, sub) end
-    local res, err, code = M.core.request(sub)
+    local res, err, code = transfer(sub)
     if dbg then debug_response(log, sub, res, err, code) end
     if n >= p.attempts or not M.should_retry(p, req.method, res, err, code) then
       return res, err, code, n

@@ -217,7 +217,7 @@ static void read_options(lua_State *L, gf_http_opts *o, char *method, size_t mle
   o->range = opt_string(L, "range", NULL);
   o->timeout_ms = (long)(opt_seconds(L, "timeout", 0) * 1000.0 + 0.5);
   o->connect_timeout_ms = (long)(opt_seconds(L, "connect_timeout", 30) * 1000.0 + 0.5);
-  o->idle_timeout_s = (long)ceil(opt_seconds(L, "idle_timeout", 120));
+  o->idle_timeout_ms = (long)(opt_seconds(L, "idle_timeout", 120) * 1000.0 + 0.5);
   o->follow_redirects = opt_bool(L, "follow_redirects", 1);
   o->max_redirects = (long)opt_count(L, "max_redirects", 10);
   o->insecure = opt_bool(L, "insecure", 0);

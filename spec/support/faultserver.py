@@ -75,6 +75,10 @@ class Handler(BaseHTTPRequestHandler):
         if isinstance(body, str):
             body = body.encode()
         self.send_response(status)
+        if status in (204, 304):  # no body, no length
+            for k, v in (headers or []):
+                self.send_header(k, v)
+            return self.end_headers()
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         for k, v in (headers or []):
@@ -84,8 +88,10 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def reset(self):
-        """Close with RST (SO_LINGER 0) instead of FIN."""
+        """Close with RST (SO_LINGER 0) instead of FIN, once the client had time to read what was
+        sent (a reset discards data still unread in the client's socket buffer)."""
         self.wfile.flush()
+        time.sleep(0.2)
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.close_connection = True
         try:
