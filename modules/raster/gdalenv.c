@@ -68,10 +68,13 @@ void gf_gdal_current(gf_gdal_config *c)
   c->normalize_units = CPLTestBool(CPLGetConfigOption("GRIB_NORMALIZE_UNITS", "NO"));
 }
 
+/* The job's error record on this worker thread (GDAL may stack other handlers above ours). */
+static _Thread_local gf_gdal_err *tl_err;
+
 static void CPL_STDCALL capture(CPLErr cls, CPLErrorNum no, const char *msg)
 {
   (void)no;
-  gf_gdal_err *e = CPLGetErrorHandlerUserData();
+  gf_gdal_err *e = tl_err;
   if (!e || (cls != CE_Failure && cls != CE_Fatal) || e->failed) return;
   e->failed = 1;
   snprintf(e->msg, sizeof e->msg, "%s", msg ? msg : "unknown GDAL error");
@@ -84,6 +87,7 @@ void gf_gdal_begin(gf_gdal_err *e, char *const *kv)
 {
   e->failed = 0;
   e->msg[0] = '\0';
+  tl_err = e;
   CPLPushErrorHandlerEx(capture, e);
   CPLErrorReset();
   for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2)
@@ -92,9 +96,16 @@ void gf_gdal_begin(gf_gdal_err *e, char *const *kv)
 
 void gf_gdal_end(gf_gdal_err *e, char *const *kv)
 {
-  (void)e;
   for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2) CPLSetThreadLocalConfigOption(kv[i], NULL);
   CPLPopErrorHandler();
+  tl_err = NULL;
+  (void)e;
+}
+
+void gf_gdal_check_last(gf_gdal_err *e)
+{
+  if (!e->failed && CPLGetLastErrorType() >= CE_Failure)
+    gf_gdal_fail(e, "%s", CPLGetLastErrorMsg());
 }
 
 void gf_gdal_fail(gf_gdal_err *e, const char *fmt, ...)

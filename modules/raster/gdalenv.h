@@ -40,6 +40,8 @@ typedef struct {
 /* kv: NULL or a NULL-terminated array KEY, VALUE, KEY, VALUE, ... (kept by the caller). */
 void gf_gdal_begin(gf_gdal_err *e, char *const *kv);
 void gf_gdal_end(gf_gdal_err *e, char *const *kv);
+/* Record GDAL's last error when it is a failure our handler did not see. */
+void gf_gdal_check_last(gf_gdal_err *e);
 /* Record a failure of our own (the first one wins, like GDAL's). */
 void gf_gdal_fail(gf_gdal_err *e, const char *fmt, ...)
 #if defined(__GNUC__)

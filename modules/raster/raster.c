@@ -144,6 +144,7 @@ static int finish_output(GDALDatasetH out, char *tmp, const char *dst, gf_gdal_e
 {
   int ok = out != NULL;
   if (out) GDALClose(out);
+  gf_gdal_check_last(e);
   if (e->failed) ok = 0;
   int local = strcmp(tmp, dst) != 0;
   if (ok && local && rename(tmp, dst) != 0) {

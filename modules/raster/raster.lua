@@ -78,10 +78,6 @@ function M.gdal_path(url)
   return url
 end
 
-local function user_path(p)
-  return (p:gsub("^/vsis3/", "s3://"):gsub("^/vsicurl/", ""))
-end
-
 --- Thread-local GDAL options for one job from an opts.aws table.
 function M.gdal_config(aws, writing)
   local cfg = {}
@@ -122,9 +118,11 @@ function M.gdal_config(aws, writing)
 end
 
 -- Core failures name GDAL paths; show the caller's URLs instead.
-local function relay(ok, msg, code, ...)
+local function relay(name, ok, msg, code, ...)
   if ok == nil and type(msg) == "string" then
-    return nil, (msg:gsub("/vsis3/", "s3://"):gsub("/vsicurl/", "")), code
+    msg = msg:gsub("/vsis3/", "s3://"):gsub("/vsicurl/", "")
+    if name then msg = msg:gsub("^raster%.[%w_]+", "raster." .. name, 1) end
+    return nil, msg, code
   end
   return ok, msg, code, ...
 end
@@ -132,7 +130,7 @@ end
 function M.info(src, opts)
   check_path(src, 1, "info")
   opts = check_opts(opts, "info")
-  return relay(core.info(M.gdal_path(src), M.gdal_config(opts.aws)))
+  return relay(nil, core.info(M.gdal_path(src), M.gdal_config(opts.aws)))
 end
 
 function M.is_cog(info)
@@ -179,7 +177,7 @@ function M.to_cog(src, dst, opts)
   opts = check_opts(opts, "to_cog")
   local argv = M.cog_argv(opts)
   local d = M.gdal_path(dst)
-  return relay(core.translate(M.gdal_path(src), d, argv, M.gdal_config(opts.aws, d ~= dst)))
+  return relay("to_cog", core.translate(M.gdal_path(src), d, argv, M.gdal_config(opts.aws, d ~= dst)))
 end
 
 --- gdal_translate with your own arguments (e.g. {"-of", "GTiff", "-b", "1"}).
@@ -189,7 +187,7 @@ function M.translate(src, dst, argv, opts)
   if type(argv) ~= "table" then error("bad argument #3 to 'translate' (argument list expected)", 2) end
   opts = check_opts(opts, "translate")
   local d = M.gdal_path(dst)
-  return relay(core.translate(M.gdal_path(src), d, argv, M.gdal_config(opts.aws, d ~= dst)))
+  return relay(nil, core.translate(M.gdal_path(src), d, argv, M.gdal_config(opts.aws, d ~= dst)))
 end
 
 function M.preview(src, dst, opts)
@@ -209,7 +207,7 @@ function M.preview(src, dst, opts)
   if not math.tointeger(q) or q < 1 or q > 100 then error("preview: quality: 1..100 expected", 2) end
   local copts = { format = format, quality = q, max_size = opts.max_size,
     resampling = opts.resampling, bands = opts.bands, scale = opts.scale }
-  return relay(core.preview(M.gdal_path(src), M.gdal_path(dst), copts, M.gdal_config(opts.aws)))
+  return relay(nil, core.preview(M.gdal_path(src), M.gdal_path(dst), copts, M.gdal_config(opts.aws)))
 end
 
 --- The gdalwarp argument list for warp (pure).
@@ -237,7 +235,7 @@ function M.warp(src, dst, opts)
   opts = check_opts(opts, "warp")
   local argv = M.warp_argv(opts)
   local d = M.gdal_path(dst)
-  return relay(core.warp(M.gdal_path(src), d, argv, M.gdal_config(opts.aws, d ~= dst)))
+  return relay(nil, core.warp(M.gdal_path(src), d, argv, M.gdal_config(opts.aws, d ~= dst)))
 end
 
 local function nodata_arg(v, default, fname)
@@ -250,7 +248,7 @@ end
 function M.stats(src, opts)
   check_path(src, 1, "stats")
   opts = check_opts(opts, "stats")
-  return relay(core.stats(M.gdal_path(src), opts.band or 0, nodata_arg(opts.nodata, nil, "stats"),
+  return relay(nil, core.stats(M.gdal_path(src), opts.band or 0, nodata_arg(opts.nodata, nil, "stats"),
     M.gdal_config(opts.aws)))
 end
 
@@ -261,7 +259,7 @@ function M.zonal_stats(src, geojson, opts)
   end
   opts = check_opts(opts, "zonal_stats")
   local zones = geojson:match("^%s*{") and geojson or M.gdal_path(geojson)
-  return relay(core.zonal(M.gdal_path(src), zones, opts.band or 1,
+  return relay(nil, core.zonal(M.gdal_path(src), zones, opts.band or 1,
     nodata_arg(opts.nodata, 0, "zonal_stats"), opts.all_touched and true or false,
     M.gdal_config(opts.aws)))
 end
@@ -269,13 +267,11 @@ end
 function M.footprint(src, opts)
   check_path(src, 1, "footprint")
   opts = check_opts(opts, "footprint")
-  local r, msg, code = relay(core.footprint(M.gdal_path(src), opts.band or 1,
+  local r, msg, code = relay(nil, core.footprint(M.gdal_path(src), opts.band or 1,
     nodata_arg(opts.nodata, nil, "footprint"), opts.max_size or 1024, opts.tolerance or -1,
     M.gdal_config(opts.aws)))
   if r == nil and msg and msg:find(": no valid data$") then code = "invalid_input" end
   return r, msg, code
 end
-
-M._user_path = user_path
 
 return M
