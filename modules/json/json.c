@@ -31,6 +31,7 @@ int gf_jbuf_reserve(gf_jbuf *b, size_t n)
 
 int gf_jbuf_add(gf_jbuf *b, const char *s, size_t n)
 {
+  if (n == 0) return 0;
   if (gf_jbuf_reserve(b, n) != 0) return -1;
   memcpy(b->data + b->len, s, n);
   b->len += n;
