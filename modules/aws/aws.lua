@@ -37,18 +37,15 @@ local core = require("gf.aws.core")
 local M = {}
 
 local core_sign = core.sign
-local os_time = os.time
 
-function M.sign(request, credentials, opts)
-  return core_sign(request, credentials, opts, os_time())
-end
+M.sign = core_sign
 
 local function debug_of(request, credentials, opts)
   if type(opts) ~= "table" then error("bad argument #3 (table expected)", 3) end
   local o = {}
   for k, v in pairs(opts) do o[k] = v end
   o.debug = true
-  local _, dbg = core_sign(request, credentials, o, os_time())
+  local _, dbg = core_sign(request, credentials, o)
   return dbg
 end
 

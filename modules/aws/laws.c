@@ -1,12 +1,13 @@
 /*
 ** laws.c — gf.aws.core: the SigV4 signer for Lua.
 **
-**   sign(request, credentials, opts, now) -> headers | url [, debug]
+**   sign(request, credentials, opts) -> headers | url [, debug]
 **       request = {method=, url=, headers=, body=}; headers is a map name -> string | number |
 **       list of strings (a repeated header), or a list of {name, value} pairs.
 **       credentials = {access_key=, secret_key=, session_token=}
 **       opts = {region=, service=, time=, presign=, s3=, payload_hash=, normalize=, sign_body=,
-**               omit_session_token=, debug=}; time defaults to `now`.
+**               omit_session_token=, debug=}; without opts.time the binding reads
+**       the clock (the pure C signer never does).
 **       Header mode returns the headers to add (Authorization, X-Amz-Date, and
 **       X-Amz-Security-Token / x-amz-content-sha256 when they apply); presign returns the URL.
 **       debug = true adds {canonical_request=, string_to_sign=, signature=, amz_date=}.
@@ -18,7 +19,9 @@
 ** One gf_sigv4_ctx per Lua state, held as an upvalue userdata: its buffers and key cache are
 ** freed (and wiped) by __gc, so an error raised halfway through a call leaks nothing.
 */
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -30,112 +33,152 @@
 #define CTX_TYPE "gf.aws.sigv4ctx"
 #define MAX_EXPIRES 604800
 
+/*
+** The userdata upvalue: the context plus the field names as interned Lua strings. Short strings
+** are interned, so a table key equal to a name is the same string object: argument tables are
+** read in one lua_next pass comparing pointers (strcmp only as the fallback).
+*/
+enum {
+  K_METHOD,
+  K_URL,
+  K_HEADERS,
+  K_BODY,
+  K_ACCESS_KEY,
+  K_SECRET_KEY,
+  K_SESSION_TOKEN,
+  K_REGION,
+  K_SERVICE,
+  K_TIME,
+  K_PRESIGN,
+  K_S3,
+  K_PAYLOAD_HASH,
+  K_NORMALIZE,
+  K_SIGN_BODY,
+  K_OMIT_SESSION_TOKEN,
+  K_DEBUG,
+  NKEYS
+};
+
+static const char *const KEY_NAMES[NKEYS] = {
+    "method",       "url",        "headers",       "body",
+    "access_key",   "secret_key", "session_token", "region",
+    "service",      "time",       "presign",       "s3",
+    "payload_hash", "normalize",  "sign_body",     "omit_session_token",
+    "debug"};
+
+typedef struct {
+  gf_sigv4_ctx *ctx;
+  const char *keys[NKEYS];
+} state;
+
+static state *state_of(lua_State *L)
+{
+  return lua_touserdata(L, lua_upvalueindex(1));
+}
+
 static gf_sigv4_ctx *ctx_of(lua_State *L)
 {
-  gf_sigv4_ctx **box = lua_touserdata(L, lua_upvalueindex(1));
-  return *box;
+  return state_of(L)->ctx;
 }
 
 static int ctx_gc(lua_State *L)
 {
-  gf_sigv4_ctx **box = luaL_checkudata(L, 1, CTX_TYPE);
-  gf_sigv4_ctx_free(*box);
-  *box = NULL;
+  state *st = luaL_checkudata(L, 1, CTX_TYPE);
+  gf_sigv4_ctx_free(st->ctx);
+  st->ctx = NULL;
   return 0;
 }
 
 /* {====== argument readers ======} */
 
-static const char *opt_string(lua_State *L, int t, const char *k, size_t *len, int required)
+/*
+** Copy the values of table t whose keys are names first..last-1 into the stack slots
+** base + index. Returns the number of other keys (the caller decides whether that is misuse).
+*/
+static int scan(lua_State *L, const state *st, int t, int first, int last, int base)
 {
-  int ty = lua_getfield(L, t, k);
-  const char *s = NULL;
+  int others = 0;
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
+    int hit = -1;
+    if (lua_type(L, -2) == LUA_TSTRING) {
+      const char *k = lua_tostring(L, -2);
+      for (int i = first; i < last && hit < 0; i++)
+        if (k == st->keys[i]) hit = i;
+      for (int i = first; i < last && hit < 0; i++)
+        if (strcmp(k, KEY_NAMES[i]) == 0) hit = i;
+    }
+    if (hit >= 0) {
+      lua_copy(L, -1, base + hit);
+    } else {
+      others++;
+    }
+    lua_pop(L, 1);
+  }
+  return others;
+}
+
+static const char *slot_string(lua_State *L, int idx, const char *k, size_t *len, int required)
+{
+  int ty = lua_type(L, idx);
   if (ty == LUA_TSTRING) {
-    s = lua_tolstring(L, -1, len);
-  } else if (ty != LUA_TNIL || required) {
-    luaL_error(L, "gf.aws.sign: '%s' must be a string", k);
+    const char *s = lua_tolstring(L, idx, len);
+    if (required && *len == 0) luaL_error(L, "gf.aws.sign: '%s' must not be empty", k);
+    return s;
   }
-  lua_pop(L, 1); /* the string stays alive: the table holds it */
-  if (required && *len == 0) luaL_error(L, "gf.aws.sign: '%s' must not be empty", k);
-  return s;
+  if (ty != LUA_TNIL || required) luaL_error(L, "gf.aws.sign: '%s' must be a string", k);
+  *len = 0;
+  return NULL;
 }
 
-static int opt_bool(lua_State *L, int t, const char *k, int dflt, int *seen)
+static int slot_bool(lua_State *L, int idx, const char *k, int dflt)
 {
-  int ty = lua_getfield(L, t, k);
-  int v = dflt;
-  if (ty == LUA_TBOOLEAN) {
-    v = lua_toboolean(L, -1);
-  } else if (ty != LUA_TNIL) {
-    luaL_error(L, "gf.aws.sign: option '%s' must be a boolean", k);
-  }
-  if (ty != LUA_TNIL) (*seen)++;
-  lua_pop(L, 1);
+  int ty = lua_type(L, idx);
+  if (ty == LUA_TBOOLEAN) return lua_toboolean(L, idx);
+  if (ty != LUA_TNIL) luaL_error(L, "gf.aws.sign: option '%s' must be a boolean", k);
+  return dflt;
+}
+
+static int64_t slot_int(lua_State *L, int idx, const char *k, int64_t dflt)
+{
+  int ty = lua_type(L, idx);
+  if (ty == LUA_TNIL || (ty == LUA_TBOOLEAN && !lua_toboolean(L, idx))) return dflt;
+  int ok = 0;
+  int64_t v = ty == LUA_TNUMBER ? (int64_t)lua_tointegerx(L, idx, &ok) : 0;
+  if (!ok) luaL_error(L, "gf.aws.sign: option '%s' must be an integer", k);
   return v;
 }
 
-static int64_t opt_int(lua_State *L, int t, const char *k, int64_t dflt, int *seen)
-{
-  int ty = lua_getfield(L, t, k);
-  int64_t v = dflt;
-  if (ty == LUA_TNUMBER) {
-    int ok = 0;
-    v = (int64_t)lua_tointegerx(L, -1, &ok);
-    if (!ok) luaL_error(L, "gf.aws.sign: option '%s' must be an integer", k);
-  } else if (ty != LUA_TNIL && !(ty == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
-    luaL_error(L, "gf.aws.sign: option '%s' must be an integer", k);
-  }
-  if (ty != LUA_TNIL) (*seen)++;
-  lua_pop(L, 1);
-  return v;
-}
-
-static const char *const OPTION_NAMES[] = {"region",    "service",   "time",
-                                           "presign",   "s3",        "payload_hash",
-                                           "normalize", "sign_body", "omit_session_token",
-                                           "debug",     NULL};
-
-/* Raise on a key that is not an option (called only when the counts disagree). */
+/* Raise on the first key of t that is not an option. */
 static void unknown_option(lua_State *L, int t)
 {
   lua_pushnil(L);
   while (lua_next(L, t)) {
     lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "gf.aws.sign: option names must be strings");
+    const char *k = lua_tostring(L, -1);
     int known = 0;
-    if (lua_type(L, -1) == LUA_TSTRING) {
-      const char *k = lua_tostring(L, -1);
-      for (int i = 0; OPTION_NAMES[i]; i++)
-        if (strcmp(k, OPTION_NAMES[i]) == 0) known = 1;
-      if (!known) luaL_error(L, "gf.aws.sign: unknown option '%s'", k);
-    } else {
-      luaL_error(L, "gf.aws.sign: option names must be strings");
-    }
+    for (int i = K_REGION; i < NKEYS; i++)
+      if (strcmp(k, KEY_NAMES[i]) == 0) known = 1;
+    if (!known) luaL_error(L, "gf.aws.sign: unknown option '%s'", k);
   }
 }
 
-static void read_options(lua_State *L, int t, gf_sigv4_options *o, int *debug)
+static void read_options(lua_State *L, int b, gf_sigv4_options *o, int *debug)
 {
-  int seen = 2;
-  o->region = opt_string(L, t, "region", &o->region_len, 1);
-  o->service = opt_string(L, t, "service", &o->service_len, 1);
-  o->time = opt_int(L, t, "time", (int64_t)luaL_checkinteger(L, 4), &seen);
-  o->presign = opt_int(L, t, "presign", 0, &seen);
+  o->region = slot_string(L, b + K_REGION, "region", &o->region_len, 1);
+  o->service = slot_string(L, b + K_SERVICE, "service", &o->service_len, 1);
+  o->time = slot_int(L, b + K_TIME, "time", INT64_MIN);
+  if (o->time == INT64_MIN) o->time = (int64_t)time(NULL); /* the binding owns the clock */
+  o->presign = slot_int(L, b + K_PRESIGN, "presign", 0);
   if (o->presign < 0 || o->presign > MAX_EXPIRES)
     luaL_error(L, "gf.aws.sign: option 'presign' must be 1 to %d seconds", MAX_EXPIRES);
-  o->s3 = opt_bool(L, t, "s3", 0, &seen);
-  o->normalize = opt_bool(L, t, "normalize", !o->s3, &seen);
-  o->sign_body = opt_bool(L, t, "sign_body", 0, &seen);
-  o->omit_session_token = opt_bool(L, t, "omit_session_token", 0, &seen);
-  *debug = opt_bool(L, t, "debug", 0, &seen);
-  o->payload_hash = opt_string(L, t, "payload_hash", &o->payload_hash_len, 0);
-  if (o->payload_hash) seen++;
-  int n = 0;
-  lua_pushnil(L);
-  while (lua_next(L, t)) {
-    lua_pop(L, 1);
-    n++;
-  }
-  if (n != seen) unknown_option(L, t);
+  o->s3 = slot_bool(L, b + K_S3, "s3", 0);
+  o->normalize = slot_bool(L, b + K_NORMALIZE, "normalize", !o->s3);
+  o->sign_body = slot_bool(L, b + K_SIGN_BODY, "sign_body", 0);
+  o->omit_session_token = slot_bool(L, b + K_OMIT_SESSION_TOKEN, "omit_session_token", 0);
+  *debug = slot_bool(L, b + K_DEBUG, "debug", 0);
+  o->payload_hash = slot_string(L, b + K_PAYLOAD_HASH, "payload_hash", &o->payload_hash_len, 0);
 }
 
 /* A header value as a string; numbers are converted and anchored in the table at `anchor`. */
@@ -204,11 +247,12 @@ static size_t read_headers(lua_State *L, gf_sigv4_ctx *c, int t, int anchor)
   return n;
 }
 
-static void read_credentials(lua_State *L, int t, gf_sigv4_credentials *cr)
+static void read_credentials(lua_State *L, int b, gf_sigv4_credentials *cr)
 {
-  cr->access_key = opt_string(L, t, "access_key", &cr->access_key_len, 1);
-  cr->secret_key = opt_string(L, t, "secret_key", &cr->secret_key_len, 1);
-  cr->session_token = opt_string(L, t, "session_token", &cr->session_token_len, 0);
+  cr->access_key = slot_string(L, b + K_ACCESS_KEY, "access_key", &cr->access_key_len, 1);
+  cr->secret_key = slot_string(L, b + K_SECRET_KEY, "secret_key", &cr->secret_key_len, 1);
+  cr->session_token =
+      slot_string(L, b + K_SESSION_TOKEN, "session_token", &cr->session_token_len, 0);
   if (cr->session_token && cr->session_token_len == 0) cr->session_token = NULL;
 }
 
@@ -227,30 +271,46 @@ static void push_debug(lua_State *L, const gf_sigv4_result *res)
   push_field(L, "amz_date", res->amz_date, 16);
 }
 
+/* sign's upvalues 2..5: the names of the headers it returns (no string lookups per call). */
+enum { OUT_AUTHORIZATION = 2, OUT_DATE, OUT_TOKEN, OUT_CONTENT_SHA256 };
+static const char *const OUT_NAMES[] = {"Authorization", "X-Amz-Date", "X-Amz-Security-Token",
+                                        "x-amz-content-sha256"};
+
+static void out_field(lua_State *L, int upvalue, const char *v, size_t n)
+{
+  lua_pushvalue(L, lua_upvalueindex(upvalue));
+  lua_pushlstring(L, v, n);
+  lua_rawset(L, -3);
+}
+
 static int l_sign(lua_State *L)
 {
-  gf_sigv4_ctx *c = ctx_of(L);
+  state *st = state_of(L);
+  gf_sigv4_ctx *c = st->ctx;
   gf_sigv4_request r;
   gf_sigv4_credentials cr;
   gf_sigv4_options o;
   gf_sigv4_result res;
   int debug = 0;
   memset(&r, 0, sizeof r);
-  memset(&cr, 0, sizeof cr);
-  memset(&o, 0, sizeof o);
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
   luaL_checktype(L, 3, LUA_TTABLE);
-  lua_settop(L, 4);
-  lua_pushnil(L); /* 5: anchor for converted header values */
-  r.method = opt_string(L, 1, "method", &r.method_len, 1);
-  r.url = opt_string(L, 1, "url", &r.url_len, 1);
-  r.body = opt_string(L, 1, "body", &r.body_len, 0);
-  read_credentials(L, 2, &cr);
-  read_options(L, 3, &o, &debug);
-  int ty = lua_getfield(L, 1, "headers"); /* 6 */
+  lua_settop(L, 4); /* 4: anchor for converted header values */
+  int b = 5;        /* b + K_x: the value of field x */
+  luaL_checkstack(L, NKEYS + 8, "gf.aws.sign");
+  lua_settop(L, b + NKEYS - 1); /* the value slots, all nil */
+  scan(L, st, 1, K_METHOD, K_ACCESS_KEY, b);
+  scan(L, st, 2, K_ACCESS_KEY, K_REGION, b);
+  if (scan(L, st, 3, K_REGION, NKEYS, b) != 0) unknown_option(L, 3);
+  r.method = slot_string(L, b + K_METHOD, "method", &r.method_len, 1);
+  r.url = slot_string(L, b + K_URL, "url", &r.url_len, 1);
+  r.body = slot_string(L, b + K_BODY, "body", &r.body_len, 0);
+  read_credentials(L, b, &cr);
+  read_options(L, b, &o, &debug);
+  int ty = lua_type(L, b + K_HEADERS);
   if (ty == LUA_TTABLE) {
-    r.nheaders = read_headers(L, c, 6, 5);
+    r.nheaders = read_headers(L, c, b + K_HEADERS, 4);
     r.headers = gf_sigv4_ctx_headers(c, r.nheaders);
   } else if (ty != LUA_TNIL) {
     return luaL_error(L, "gf.aws.sign: 'headers' must be a table");
@@ -262,12 +322,11 @@ static int l_sign(lua_State *L)
     lua_pushlstring(L, res.url, res.url_len);
   } else {
     lua_createtable(L, 0, 4);
-    push_field(L, "Authorization", res.authorization, res.authorization_len);
-    push_field(L, "X-Amz-Date", res.amz_date, 16);
-    if (cr.session_token)
-      push_field(L, "X-Amz-Security-Token", cr.session_token, cr.session_token_len);
+    out_field(L, OUT_AUTHORIZATION, res.authorization, res.authorization_len);
+    out_field(L, OUT_DATE, res.amz_date, 16);
+    if (cr.session_token) out_field(L, OUT_TOKEN, cr.session_token, cr.session_token_len);
     if (res.content_sha256)
-      push_field(L, "x-amz-content-sha256", res.content_sha256, res.content_sha256_len);
+      out_field(L, OUT_CONTENT_SHA256, res.content_sha256, res.content_sha256_len);
   }
   if (!debug) return 1;
   push_debug(L, &res);
@@ -325,8 +384,7 @@ static int l_cache_stats(lua_State *L)
   return 2;
 }
 
-static const luaL_Reg funcs[] = {{"sign", l_sign},
-                                 {"sha256_hex", l_sha256_hex},
+static const luaL_Reg funcs[] = {{"sha256_hex", l_sha256_hex},
                                  {"hmac_sha256", l_hmac_sha256},
                                  {"uri_encode", l_uri_encode},
                                  {"cache_stats", l_cache_stats},
@@ -336,8 +394,8 @@ int luaopen_gf_aws_core(lua_State *L);
 int luaopen_gf_aws_core(lua_State *L)
 {
   lua_createtable(L, 0, 8);
-  gf_sigv4_ctx **box = lua_newuserdatauv(L, sizeof *box, 0);
-  *box = NULL;
+  state *st = lua_newuserdatauv(L, sizeof *st, 1);
+  memset(st, 0, sizeof *st);
   if (luaL_newmetatable(L, CTX_TYPE)) {
     lua_pushcfunction(L, ctx_gc);
     lua_setfield(L, -2, "__gc");
@@ -345,8 +403,18 @@ int luaopen_gf_aws_core(lua_State *L)
     lua_setfield(L, -2, "__close");
   }
   lua_setmetatable(L, -2);
-  *box = gf_sigv4_ctx_new();
-  if (!*box) return luaL_error(L, "gf.aws: cannot set up SHA-256 (libcrypto)");
+  lua_createtable(L, NKEYS, 0); /* anchors the interned names for the life of the state */
+  for (int i = 0; i < NKEYS; i++) {
+    st->keys[i] = lua_pushstring(L, KEY_NAMES[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_setiuservalue(L, -2, 1);
+  st->ctx = gf_sigv4_ctx_new();
+  if (!st->ctx) return luaL_error(L, "gf.aws: cannot set up SHA-256 (libcrypto)");
+  lua_pushvalue(L, -1);
+  for (int i = 0; i < 4; i++) lua_pushstring(L, OUT_NAMES[i]);
+  lua_pushcclosure(L, l_sign, 5);
+  lua_setfield(L, -3, "sign");
   luaL_setfuncs(L, funcs, 1);
   lua_pushliteral(L, "OpenSSL libcrypto");
   lua_setfield(L, -2, "_LIBRARY");

@@ -6,13 +6,25 @@
 ** signature in steady state does no allocation. Errors inside the builders only set ctx->oom;
 ** gf_sigv4_sign checks it once at the end.
 */
+/*
+** SHA-256 comes from libcrypto's low-level SHA256_* functions, deprecated (not removed) in
+** OpenSSL 3. They are used on purpose: the EVP layer costs ~100 ns of provider dispatch per
+** digest (a signature needs three) and cannot snapshot a hash state, while a SHA256_CTX is a
+** plain struct, so the HMAC inner/outer states of a cached signing key are saved once and
+** copied per signature (two compression blocks fewer). Same assembly (SHA-NI) underneath.
+*/
+#define OPENSSL_API_COMPAT 10101
 #include "sigv4.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#if defined(OPENSSL_NO_DEPRECATED_3_0)
+#error "gf.aws needs libcrypto's SHA256_Init/Update/Final (OpenSSL built without no-deprecated)"
+#endif
 
 #define KEY_CACHE_SLOTS 8
 #define KEY_SECRET_MAX 128
@@ -31,7 +43,7 @@ typedef struct {
   char date[8];
   char region[KEY_NAME_MAX];
   char service[KEY_NAME_MAX];
-  unsigned char key[32];
+  SHA256_CTX inner, outer; /* HMAC states of the signing key after the padded key block */
 } key_slot;
 
 typedef struct {
@@ -43,9 +55,9 @@ typedef struct {
 } qry_ent;
 
 struct gf_sigv4_ctx {
-  EVP_MD *md;
-  EVP_MD_CTX *mdc;
   int oom;
+  int64_t date_time; /* amz_date of date_time is date_text */
+  char date_text[17];
   const char *err;
   uint64_t clock, hits, misses;
   key_slot keys[KEY_CACHE_SLOTS];
@@ -61,10 +73,9 @@ struct gf_sigv4_ctx {
 
 /* {====== buffers ======} */
 
-static int buf_reserve(gf_sigv4_ctx *c, buf *b, size_t extra)
+static int buf_grow(gf_sigv4_ctx *c, buf *b, size_t extra)
 {
   if (c->oom) return 0;
-  if (b->cap - b->len > extra) return 1;
   size_t cap = b->cap ? b->cap : 256;
   while (cap - b->len <= extra) cap *= 2;
   char *p = malloc(cap);
@@ -83,7 +94,12 @@ static int buf_reserve(gf_sigv4_ctx *c, buf *b, size_t extra)
   return 1;
 }
 
-static void buf_add(gf_sigv4_ctx *c, buf *b, const char *s, size_t n)
+static inline int buf_reserve(gf_sigv4_ctx *c, buf *b, size_t extra)
+{
+  return (b->cap - b->len > extra && !c->oom) || buf_grow(c, b, extra);
+}
+
+static inline void buf_add(gf_sigv4_ctx *c, buf *b, const char *s, size_t n)
 {
   if (!buf_reserve(c, b, n)) return;
   if (n) memcpy(b->p + b->len, s, n);
@@ -96,9 +112,11 @@ static void buf_adds(gf_sigv4_ctx *c, buf *b, const char *s)
   buf_add(c, b, s, strlen(s));
 }
 
-static void buf_addc(gf_sigv4_ctx *c, buf *b, char ch)
+static inline void buf_addc(gf_sigv4_ctx *c, buf *b, char ch)
 {
-  buf_add(c, b, &ch, 1);
+  if (!buf_reserve(c, b, 1)) return;
+  b->p[b->len++] = ch;
+  b->p[b->len] = '\0';
 }
 
 static void buf_free(buf *b)
@@ -189,44 +207,68 @@ static void query_component(gf_sigv4_ctx *c, buf *b, const char *s, size_t n)
 
 /* {====== hashing ======} */
 
-static int sha256_parts(gf_sigv4_ctx *c, const void *a, size_t an, const void *b, size_t bn,
-                        unsigned char out[32])
+typedef struct {
+  SHA256_CTX inner, outer;
+} hmac_state;
+
+/* The HMAC-SHA-256 states after absorbing key ^ ipad and key ^ opad. */
+/* SHA256() is an EVP_Q_digest wrapper in OpenSSL 3 (a fetch per call): use the context API. */
+static void sha256(const void *data, size_t len, unsigned char out[32])
 {
-  unsigned int olen = 0;
-  if (!EVP_DigestInit_ex2(c->mdc, c->md, NULL)) return -1;
-  if (an && !EVP_DigestUpdate(c->mdc, a, an)) return -1;
-  if (bn && !EVP_DigestUpdate(c->mdc, b, bn)) return -1;
-  if (!EVP_DigestFinal_ex(c->mdc, out, &olen) || olen != 32) return -1;
-  return 0;
+  SHA256_CTX s;
+  SHA256_Init(&s);
+  SHA256_Update(&s, data, len);
+  SHA256_Final(out, &s);
+}
+
+static void hmac_init(hmac_state *h, const void *key, size_t key_len)
+{
+  unsigned char k[64], pad[64];
+  memset(k, 0, sizeof k);
+  if (key_len > 64) {
+    sha256(key, key_len, k);
+  } else if (key_len) {
+    memcpy(k, key, key_len);
+  }
+  for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x36;
+  SHA256_Init(&h->inner);
+  SHA256_Update(&h->inner, pad, 64);
+  for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x5c;
+  SHA256_Init(&h->outer);
+  SHA256_Update(&h->outer, pad, 64);
+  OPENSSL_cleanse(k, sizeof k);
+  OPENSSL_cleanse(pad, sizeof pad);
+}
+
+static void hmac_final(const hmac_state *h, const void *msg, size_t n, unsigned char out[32])
+{
+  SHA256_CTX s = h->inner;
+  unsigned char inner[32];
+  SHA256_Update(&s, msg, n);
+  SHA256_Final(inner, &s);
+  s = h->outer;
+  SHA256_Update(&s, inner, 32);
+  SHA256_Final(out, &s);
+  OPENSSL_cleanse(inner, sizeof inner);
+  OPENSSL_cleanse(&s, sizeof s);
 }
 
 int gf_sigv4_hmac(gf_sigv4_ctx *c, const void *key, size_t key_len, const void *msg, size_t msg_len,
                   unsigned char out[32])
 {
-  unsigned char k[64], pad[64], inner[32];
-  int rc = -1;
-  memset(k, 0, sizeof k);
-  if (key_len > 64) {
-    if (sha256_parts(c, key, key_len, NULL, 0, k) != 0) goto cleanup;
-  } else if (key_len) {
-    memcpy(k, key, key_len);
-  }
-  for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x36;
-  if (sha256_parts(c, pad, 64, msg, msg_len, inner) != 0) goto cleanup;
-  for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x5c;
-  if (sha256_parts(c, pad, 64, inner, 32, out) != 0) goto cleanup;
-  rc = 0;
-cleanup:
-  OPENSSL_cleanse(k, sizeof k);
-  OPENSSL_cleanse(pad, sizeof pad);
-  OPENSSL_cleanse(inner, sizeof inner);
-  return rc;
+  (void)c;
+  hmac_state h;
+  hmac_init(&h, key, key_len);
+  hmac_final(&h, msg, msg_len, out);
+  OPENSSL_cleanse(&h, sizeof h);
+  return 0;
 }
 
 int gf_sigv4_sha256_hex(gf_sigv4_ctx *c, const void *data, size_t len, char out[65])
 {
+  (void)c;
   unsigned char d[32];
-  if (sha256_parts(c, data, len, NULL, 0, d) != 0) return -1;
+  sha256(data, len, d);
   hex_lower(d, 32, out);
   return 0;
 }
@@ -237,20 +279,13 @@ gf_sigv4_ctx *gf_sigv4_ctx_new(void)
 {
   gf_sigv4_ctx *c = calloc(1, sizeof *c);
   if (!c) return NULL;
-  c->md = EVP_MD_fetch(NULL, "SHA256", NULL);
-  c->mdc = EVP_MD_CTX_new();
-  if (!c->md || !c->mdc) {
-    gf_sigv4_ctx_free(c);
-    return NULL;
-  }
+  c->date_time = INT64_MIN;
   return c;
 }
 
 void gf_sigv4_ctx_free(gf_sigv4_ctx *c)
 {
   if (!c) return;
-  EVP_MD_free(c->md);
-  EVP_MD_CTX_free(c->mdc);
   OPENSSL_cleanse(c->keys, sizeof c->keys);
   free(c->slots);
   free(c->hents);
@@ -304,53 +339,55 @@ const char *gf_sigv4_uri_encode(gf_sigv4_ctx *c, const char *s, size_t len, int 
 
 /* {====== signing key cache ======} */
 
-static int derive_key(gf_sigv4_ctx *c, const gf_sigv4_credentials *cr, const char date[8],
-                      const gf_sigv4_options *o, unsigned char out[32])
+static void derive_key(gf_sigv4_ctx *c, const gf_sigv4_credentials *cr, const char date[8],
+                       const gf_sigv4_options *o, hmac_state *out)
 {
   unsigned char k[32];
-  int rc = -1;
   size_t n = 4 + cr->secret_key_len;
-  if (!buf_reserve(c, &c->tmp, n)) return -1;
+  if (!buf_reserve(c, &c->tmp, n)) return;
   memcpy(c->tmp.p, "AWS4", 4);
   memcpy(c->tmp.p + 4, cr->secret_key, cr->secret_key_len);
-  if (gf_sigv4_hmac(c, c->tmp.p, n, date, 8, k) != 0) goto cleanup;
-  if (gf_sigv4_hmac(c, k, 32, o->region, o->region_len, k) != 0) goto cleanup;
-  if (gf_sigv4_hmac(c, k, 32, o->service, o->service_len, k) != 0) goto cleanup;
-  if (gf_sigv4_hmac(c, k, 32, "aws4_request", 12, out) != 0) goto cleanup;
-  rc = 0;
-cleanup:
+  gf_sigv4_hmac(c, c->tmp.p, n, date, 8, k);
   OPENSSL_cleanse(c->tmp.p, n);
+  gf_sigv4_hmac(c, k, 32, o->region, o->region_len, k);
+  gf_sigv4_hmac(c, k, 32, o->service, o->service_len, k);
+  gf_sigv4_hmac(c, k, 32, "aws4_request", 12, k);
+  hmac_init(out, k, 32);
   OPENSSL_cleanse(k, sizeof k);
-  return rc;
 }
 
-static int signing_key(gf_sigv4_ctx *c, const gf_sigv4_credentials *cr, const char date[8],
-                       const gf_sigv4_options *o, unsigned char out[32])
+static int slot_matches(const key_slot *s, const gf_sigv4_credentials *cr, const char date[8],
+                        const gf_sigv4_options *o)
+{
+  return s->used && s->secret_len == cr->secret_key_len && s->region_len == o->region_len &&
+         s->service_len == o->service_len && memcmp(s->date, date, 8) == 0 &&
+         memcmp(s->region, o->region, o->region_len) == 0 &&
+         memcmp(s->service, o->service, o->service_len) == 0 &&
+         CRYPTO_memcmp(s->secret, cr->secret_key, cr->secret_key_len) == 0;
+}
+
+/* The HMAC states of the signing key, from the cache or derived (and cached, LRU). */
+static void signing_key(gf_sigv4_ctx *c, const gf_sigv4_credentials *cr, const char date[8],
+                        const gf_sigv4_options *o, hmac_state *out)
 {
   int cacheable = cr->secret_key_len <= KEY_SECRET_MAX && o->region_len <= KEY_NAME_MAX &&
                   o->service_len <= KEY_NAME_MAX;
   key_slot *victim = &c->keys[0];
   c->clock++;
-  if (cacheable) {
-    for (int i = 0; i < KEY_CACHE_SLOTS; i++) {
-      key_slot *s = &c->keys[i];
-      if (s->used && s->secret_len == cr->secret_key_len && s->region_len == o->region_len &&
-          s->service_len == o->service_len && memcmp(s->date, date, 8) == 0 &&
-          memcmp(s->region, o->region, o->region_len) == 0 &&
-          memcmp(s->service, o->service, o->service_len) == 0 &&
-          CRYPTO_memcmp(s->secret, cr->secret_key, cr->secret_key_len) == 0) {
-        s->last_use = c->clock;
-        memcpy(out, s->key, 32);
-        c->hits++;
-        return 0;
-      }
-      if (!s->used || s->last_use < victim->last_use) victim = s;
-      if (!victim->used) break;
+  for (int i = 0; cacheable && i < KEY_CACHE_SLOTS; i++) {
+    key_slot *s = &c->keys[i];
+    if (slot_matches(s, cr, date, o)) {
+      s->last_use = c->clock;
+      out->inner = s->inner;
+      out->outer = s->outer;
+      c->hits++;
+      return;
     }
+    if (victim->used && (!s->used || s->last_use < victim->last_use)) victim = s;
   }
   c->misses++;
-  if (derive_key(c, cr, date, o, out) != 0) return -1;
-  if (!cacheable) return 0;
+  derive_key(c, cr, date, o, out);
+  if (!cacheable || c->oom) return;
   OPENSSL_cleanse(victim, sizeof *victim);
   victim->used = 1;
   victim->last_use = c->clock;
@@ -361,8 +398,8 @@ static int signing_key(gf_sigv4_ctx *c, const gf_sigv4_credentials *cr, const ch
   memcpy(victim->region, o->region, o->region_len);
   victim->service_len = o->service_len;
   memcpy(victim->service, o->service, o->service_len);
-  memcpy(victim->key, out, 32);
-  return 0;
+  victim->inner = out->inner;
+  victim->outer = out->outer;
 }
 
 /* {====== time ======} */
@@ -613,36 +650,77 @@ static hdr_ent *header_slot(gf_sigv4_ctx *c, size_t i)
   return &h[i];
 }
 
-/* Lower-case name; value trimmed with inner whitespace runs collapsed to one space. */
-static void header_add(gf_sigv4_ctx *c, size_t *nh, const char *name, size_t nn, const char *v,
-                       size_t vn)
+/* Append the lower-case name to the scratch; returns its offset (the entry is not added yet). */
+static size_t header_name(gf_sigv4_ctx *c, const char *name, size_t nn)
 {
-  hdr_ent *h = header_slot(c, *nh);
-  if (!h || !buf_reserve(c, &c->scratch, nn + vn)) return;
-  char *o = c->scratch.p + c->scratch.len;
-  h->name = c->scratch.len;
+  size_t at = c->scratch.len;
+  if (!buf_reserve(c, &c->scratch, nn)) return at;
+  char *o = c->scratch.p + at;
   for (size_t i = 0; i < nn; i++) {
     char ch = name[i];
-    *o++ = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+    o[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
   }
-  h->name_len = nn;
-  h->value = h->name + nn;
+  c->scratch.len += nn;
+  return at;
+}
+
+/* Add the entry for the name at `at`: value trimmed, inner whitespace runs made one space. */
+static void header_value(gf_sigv4_ctx *c, size_t *nh, size_t at, size_t nn, const char *v,
+                         size_t vn)
+{
+  hdr_ent *h = header_slot(c, *nh);
+  if (!h || !buf_reserve(c, &c->scratch, vn)) return;
+  char *start = c->scratch.p + c->scratch.len, *o = start;
   int pending = 0;
   for (size_t i = 0; i < vn; i++) {
     unsigned char ch = (unsigned char)v[i];
     if (is_space(ch)) {
-      pending = o != c->scratch.p + h->value;
+      pending = o != start;
       continue;
     }
     if (pending) *o++ = ' ';
     pending = 0;
     *o++ = (char)ch;
   }
-  c->scratch.len = (size_t)(o - c->scratch.p);
-  c->scratch.p[c->scratch.len] = '\0';
-  h->value_len = c->scratch.len - h->value;
+  h->name = at;
+  h->name_len = nn;
+  h->value = c->scratch.len;
+  h->value_len = (size_t)(o - start);
   h->order = *nh;
+  c->scratch.len += h->value_len;
+  c->scratch.p[c->scratch.len] = '\0';
   (*nh)++;
+}
+
+static void header_add(gf_sigv4_ctx *c, size_t *nh, const char *name, size_t nn, const char *v,
+                       size_t vn)
+{
+  size_t at = header_name(c, name, nn);
+  header_value(c, nh, at, nn, v, vn);
+}
+
+enum { H_SIGN, H_SKIP, H_HOST, H_TOKEN, H_CONTENT };
+
+/* What to do with a caller's header (lower-case name): the signature's own headers are ours. */
+static int header_class(const char *n, size_t len)
+{
+  switch (len) {
+    case 4:
+      return memcmp(n, "host", 4) == 0 ? H_HOST : H_SIGN;
+    case 6:
+      return memcmp(n, "expect", 6) == 0 ? H_SKIP : H_SIGN;
+    case 10:
+      return memcmp(n, "x-amz-date", 10) == 0 || memcmp(n, "user-agent", 10) == 0 ? H_SKIP : H_SIGN;
+    case 13:
+      return memcmp(n, "authorization", 13) == 0 ? H_SKIP : H_SIGN;
+    case 15:
+      return memcmp(n, "x-amzn-trace-id", 15) == 0 ? H_SKIP : H_SIGN;
+    case 20:
+      if (memcmp(n, "x-amz-security-token", 20) == 0) return H_TOKEN;
+      return memcmp(n, "x-amz-content-sha256", 20) == 0 ? H_CONTENT : H_SIGN;
+    default:
+      return H_SIGN;
+  }
 }
 
 static int name_is(const char *n, size_t len, const char *lit)
@@ -655,16 +733,6 @@ static int name_is(const char *n, size_t len, const char *lit)
     if (ch != lit[i]) return 0;
   }
   return 1;
-}
-
-/* Headers never signed: the signature itself, ours (added below), and hop-by-hop ones. */
-static int header_skipped(const gf_sigv4_header *h)
-{
-  static const char *const skip[] = {"authorization", "x-amz-date", "user-agent", "expect",
-                                     "x-amzn-trace-id"};
-  for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++)
-    if (name_is(h->name, h->name_len, skip[i])) return 1;
-  return 0;
 }
 
 static void headers_sort_emit(gf_sigv4_ctx *c, size_t nh)
@@ -757,13 +825,18 @@ static void collect_headers(gf_sigv4_ctx *c, const gf_sigv4_request *r, const ur
 {
   size_t nh = 0;
   int has_host = 0, token = cr->session_token && !o->omit_session_token;
-  for (size_t i = 0; i < r->nheaders; i++) {
+  for (size_t i = 0; i < r->nheaders && !c->oom; i++) {
     const gf_sigv4_header *h = &r->headers[i];
-    if (header_skipped(h)) continue;
-    if (token && !o->presign && name_is(h->name, h->name_len, "x-amz-security-token")) continue;
-    if (content_header && name_is(h->name, h->name_len, "x-amz-content-sha256")) continue;
-    if (name_is(h->name, h->name_len, "host")) has_host = 1;
-    header_add(c, &nh, h->name, h->name_len, h->value, h->value_len);
+    size_t at = header_name(c, h->name, h->name_len);
+    if (c->oom) break;
+    int k = header_class(c->scratch.p + at, h->name_len);
+    if (k == H_SKIP || (k == H_TOKEN && token && !o->presign) ||
+        (k == H_CONTENT && content_header)) {
+      c->scratch.len = at;
+      continue;
+    }
+    if (k == H_HOST) has_host = 1;
+    header_value(c, &nh, at, h->name_len, h->value, h->value_len);
   }
   if (!has_host) {
     c->tmp.len = 0;
@@ -827,23 +900,22 @@ static int build_signature(gf_sigv4_ctx *c, const gf_sigv4_credentials *cr,
                            const gf_sigv4_options *o, const char *date, gf_sigv4_result *out)
 {
   char crhex[65];
-  unsigned char key[32], sig[32];
-  int rc = -1;
-  if (gf_sigv4_sha256_hex(c, c->cr.p, c->cr.len, crhex) != 0) goto cleanup;
+  unsigned char sig[32];
+  hmac_state key;
+  gf_sigv4_sha256_hex(c, c->cr.p, c->cr.len, crhex);
   buf_adds(c, &c->sts, "AWS4-HMAC-SHA256\n");
   buf_add(c, &c->sts, date, 16);
   buf_addc(c, &c->sts, '\n');
   buf_add(c, &c->sts, c->scope.p, c->scope.len);
   buf_addc(c, &c->sts, '\n');
   buf_add(c, &c->sts, crhex, 64);
-  if (c->oom) goto cleanup;
-  if (signing_key(c, cr, date, o, key) != 0) goto cleanup;
-  if (gf_sigv4_hmac(c, key, 32, c->sts.p, c->sts.len, sig) != 0) goto cleanup;
+  if (c->oom) return -1;
+  signing_key(c, cr, date, o, &key);
+  if (c->oom) return -1;
+  hmac_final(&key, c->sts.p, c->sts.len, sig);
+  OPENSSL_cleanse(&key, sizeof key);
   hex_lower(sig, 32, out->signature);
-  rc = 0;
-cleanup:
-  OPENSSL_cleanse(key, sizeof key);
-  return rc;
+  return 0;
 }
 
 static void build_output(gf_sigv4_ctx *c, const url_parts *u, const gf_sigv4_credentials *cr,
@@ -890,7 +962,11 @@ int gf_sigv4_sign(gf_sigv4_ctx *c, const gf_sigv4_request *r, const gf_sigv4_cre
   int rc = payload_hash(c, r, o, ph, &from_header);
   if (rc == -1) return fail(c, "payload hash must be 1 to 96 characters");
   if (rc != 0) return GF_SIGV4_ENOMEM;
-  amz_date(o->time, date);
+  if (o->time != c->date_time) {
+    amz_date(o->time, c->date_text);
+    c->date_time = o->time;
+  }
+  memcpy(date, c->date_text, 17);
   buf_add(c, &c->scope, date, 8);
   buf_addc(c, &c->scope, '/');
   buf_add(c, &c->scope, o->region, o->region_len);

@@ -1,0 +1,36 @@
+#!/usr/bin/python3
+"""SigV4 signatures per second with botocore (SigV4Auth / S3SigV4Auth) on the same two requests
+as bench/sigv4_bench.sh signs with gfhost: an S3 GET and an SQS JSON POST.
+usage: sigv4_bench.py SECONDS  -> prints "s3_get <rate>" and "sqs_post <rate>" (signatures/s)"""
+import sys
+import time
+
+import botocore.auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 2.0
+CREDS = Credentials('AKIAIOSFODNN7EXAMPLE', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY')
+BODY = ('{"QueueUrl":"https://sqs.us-east-1.amazonaws.com/123456789012/gf-queue",'
+        '"MessageBody":"{\\"bucket\\":\\"bkt\\",\\"key\\":\\"dir/2024/file.grib2\\"}"}')
+
+
+def rate(auth, req):
+    n, t0 = 0, time.process_time()
+    deadline = t0 + SECONDS
+    while True:
+        for _ in range(200):
+            auth.add_auth(req)
+        n += 200
+        t = time.process_time()
+        if t >= deadline:
+            return n / (t - t0)
+
+
+s3 = AWSRequest(method='GET', url='https://bkt.s3.us-east-1.amazonaws.com/dir/2024/file%20name.grib2',
+                headers={'Range': 'bytes=0-1048575'})
+sqs = AWSRequest(method='POST', url='https://sqs.us-east-1.amazonaws.com/', data=BODY.encode(),
+                 headers={'Content-Type': 'application/x-amz-json-1.0',
+                          'X-Amz-Target': 'AmazonSQS.SendMessage'})
+print('s3_get %.0f' % rate(botocore.auth.S3SigV4Auth(CREDS, 's3', 'us-east-1'), s3))
+print('sqs_post %.0f' % rate(botocore.auth.SigV4Auth(CREDS, 'sqs', 'us-east-1'), sqs))
