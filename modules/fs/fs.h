@@ -112,7 +112,8 @@ int gf_fs_has_magic(const char *pattern, size_t len);
 ** point; matches are returned with the pattern's own prefix ("data/x.csv" for the pattern
 ** data, '/', "*.csv"; "x.csv" for "*.csv"). Symbolic links are matched, never descended. Caller
 *frees out.
-** A missing starting directory gives an empty list.
+** A missing starting directory gives an empty list. A trailing '/' after a wildcard keeps
+** only directories (links to directories included), returned with the '/'.
 */
 int gf_fs_glob(const char *pattern, int cross_slash, gf_fs_list *out);
 

@@ -27,7 +27,8 @@
 --                                       sorted matches of match() below, directories included; the
 --                                       wildcard-free leading directories are the starting point
 --                                       and are kept in the results ("data/*.csv" ->
---                                       "data/a.csv"); a missing directory gives {}
+--                                       "data/a.csv"); a missing directory gives {}; a
+--                                       trailing '/' keeps only directories ("in/2021/")
 -- match(pattern, name, {cross_slash=false}) -> boolean
 --                                       the same matcher without the file system (S3 keys):
 --                                         ?      one character            *   a run of characters

@@ -164,16 +164,23 @@ static int unescape(const char *s, size_t len, char *out)
   return 0;
 }
 
-static int push_joined(gf_fs_list *out, const char *base, const char *rel)
+/* Pushes base/rel (or rel without a base); with dirs_only only directories, as "path/". */
+static int push_match(gf_fs_list *out, const char *base, const char *rel, int dirs_only)
 {
   char buf[PATH_MAX];
-  size_t bl = strlen(base), rl = strlen(rel);
+  size_t bl = base ? strlen(base) : 0, rl = strlen(rel);
   size_t sep = (bl > 0 && base[bl - 1] != '/') ? 1 : 0;
-  if (bl + sep + rl >= sizeof buf) return ENAMETOOLONG;
-  memcpy(buf, base, bl);
+  if (bl + sep + rl + 1 >= sizeof buf) return ENAMETOOLONG;
+  memcpy(buf, base ? base : "", bl);
   if (sep) buf[bl] = '/';
-  memcpy(buf + bl + sep, rel, rl);
-  return gf_fs_list_push(out, buf, bl + sep + rl);
+  memcpy(buf + bl + sep, rel, rl + 1);
+  size_t len = bl + sep + rl;
+  if (dirs_only) {
+    struct stat st; /* follows links, like a shell's "*" + "/" */
+    if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) return 0;
+    buf[len++] = '/';
+  }
+  return gf_fs_list_push(out, buf, len);
 }
 
 int gf_fs_glob(const char *pattern, int cross_slash, gf_fs_list *out)
@@ -181,6 +188,11 @@ int gf_fs_glob(const char *pattern, int cross_slash, gf_fs_list *out)
   size_t plen = strlen(pattern);
   char base[PATH_MAX];
   struct stat st;
+  int dirs_only = 0; /* a trailing '/' after a wildcard: directories only */
+  while (plen > 1 && pattern[plen - 1] == '/' && gf_fs_has_magic(pattern, plen)) {
+    plen--;
+    dirs_only = 1;
+  }
   if (!gf_fs_has_magic(pattern, plen)) {
     int err = unescape(pattern, plen, base);
     if (err) return err;
@@ -215,8 +227,7 @@ int gf_fs_glob(const char *pattern, int cross_slash, gf_fs_list *out)
   if (err == ENOENT || err == ENOTDIR) err = 0;
   for (size_t i = 0; !err && i < all.n; i++) {
     if (!gf_fs_match(rest, rlen, all.items[i], strlen(all.items[i]), cross_slash)) continue;
-    err = has_base ? push_joined(out, base, all.items[i])
-                   : gf_fs_list_push(out, all.items[i], strlen(all.items[i]));
+    err = push_match(out, has_base ? base : NULL, all.items[i], dirs_only);
   }
   gf_fs_list_free(&all);
   if (!err) gf_fs_list_sort(out);

@@ -377,6 +377,8 @@ describe("gf.fs #unit", function()
       { "in/*/*/*.csv", false, { "in/2021/01/a.csv", "in/2021/02/c.csv" } },
       { "in/2021/0[2-9]/*", false, { "in/2021/02/c.csv" } },
       { "in/2021/*", false, { "in/2021/01", "in/2021/02" } },
+      { "in/*/", false, { "in/2021/" } },
+      { "in/**/", false, { "in/2021/", "in/2021/01/", "in/2021/02/" } },
       { "in/?-raw.csv", false, { "in/x-raw.csv", "in/y-raw.csv" } },
       { "*.csv", false, { "top.csv" } },
       { "nothing/*.csv", false, {} },
