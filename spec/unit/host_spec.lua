@@ -132,9 +132,9 @@ describe("gfhost executable #unit", function()
     assert.matches("^gfhost %d+%.%d+%.%d+\n", r.stdout)
     assert.matches("Lua%s+Lua 5%.4", r.stdout)
     -- Each native core names the library it wraps (only those built into this host).
-    for core, pattern in pairs({ ["gf.http.core"] = "libcurl%s+%d", ["gf.json.core"] = "cJSON%s+%d",
-      ["gf.yaml.core"] = "libyaml%s+%d", ["gf.sqlite.core"] = "SQLite%s+%d",
-      ["gf.aws.core"] = "OpenSSL%s+OpenSSL 3" }) do
+    for core, pattern in pairs({ ["gf.http.core"] = "libcurl%s+%d", ["gf.yaml.core"] = "libyaml%s+%d",
+      ["gf.sqlite.core"] = "SQLite%s+%d", ["gf.aws.core"] = "OpenSSL.-OpenSSL 3",
+      ["gf.raster.core"] = "GDAL%s+%d" }) do
       if pcall(require, core) then assert.matches(pattern, r.stdout) end
     end
   end)
