@@ -47,8 +47,10 @@ local day = math.tointeger(settings.day_of_month or 15) or 15
 local reader, rerr = csv.reader(opts.input, { header = true })
 if not reader then require("gf.host").fail(rerr) end
 local stations = {}
-for row, row_err in reader:rows() do
-  if not row then require("gf.host").fail(row_err) end
+while true do
+  local row, row_err = reader:read()
+  if row_err then require("gf.host").fail(row_err) end
+  if not row then break end
   local lat, lon = tonumber(row.lat), tonumber(row.lon)
   if not lat or not lon then
     require("gf.host").fail(("%s: station %s: bad lon/lat"):format(opts.input, row.station))
