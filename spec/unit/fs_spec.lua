@@ -15,7 +15,7 @@ local function sha256sum(path)
   return sh("sha256sum '" .. path .. "'"):match("^(%x+)")
 end
 
---- A file of `mb` MiB of pseudo-random bytes (different per seed), written with dd.
+--- A file of `mb` MiB of random bytes plus a seed suffix, written by head(1).
 local function big_file(path, mb, seed)
   sh(("head -c %d /dev/urandom > '%s' && printf '%s' >> '%s'"):format(mb * 1048576, path, seed,
     path))
