@@ -24,13 +24,13 @@ local utf8char = utf8.char
 
 local ENTITIES = { lt = "<", gt = ">", amp = "&", quot = '"', apos = "'" }
 
--- Returns the decoded text, or nil and the bad entity.
+-- Returns the decoded text, or nil and the problem.
 local function decode_entities(s)
   if not find(s, "&", 1, true) then return s end
   local bad
   local out = gsub(s, "&([#%w]*)(;?)", function(ent, semi)
     if semi == "" then
-      bad = bad or ent
+      bad = bad or "unescaped '&'"
       return ""
     end
     local v = ENTITIES[ent]
@@ -42,7 +42,7 @@ local function decode_entities(s)
       n = tonumber(sub(ent, 2), 10)
     end
     if n and n >= 0 and n <= 0x10FFFF then return utf8char(n) end
-    bad = bad or ent
+    bad = bad or ("unknown entity &" .. ent .. ";")
     return ""
   end)
   if bad then return nil, bad end
@@ -72,7 +72,7 @@ local function read_tag_rest(s, p)
     local vend = find(s, q, e2 + 1, true)
     if not vend then return nil, "unterminated attribute value" end
     local v, bad = decode_entities(sub(s, e2 + 1, vend - 1))
-    if not v then return nil, "unknown entity &" .. bad .. ";" end
+    if not v then return nil, bad end
     attrs[an] = v
     p = vend + 1
   end
@@ -114,7 +114,7 @@ function M.parse(s)
             "text before the root element", pos) end
       else
         local t, bad = decode_entities(chunk)
-        if not t then return fail("unknown entity &" .. bad .. ";", pos) end
+        if not t then return fail(bad, pos) end
         local tt = texts[depth]
         tt[#tt + 1] = t
       end
