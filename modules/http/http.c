@@ -39,7 +39,7 @@ struct gf_http_xfer {
   int too_large;
   int io_failed;
   int io_errno;
-  long idle_ms;               /* abort after this long without a byte either way; 0: off */
+  long idle_ms;                /* abort after this long without a byte either way; 0: off */
   curl_off_t last_dl, last_ul; /* progress seen at last_change */
   int64_t last_change;
   int idle_expired;
