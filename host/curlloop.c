@@ -142,12 +142,25 @@ static void curl_release(gf_op *op)
   free(c);
 }
 
+static int ensure_curl_loop(lua_State *L)
+{
+  lua_pushlightuserdata(L, get_curl_loop(L));
+  return 1;
+}
+
 int gf_curl(lua_State *L, CURL *easy, gf_curl_push_fn push, gf_release_fn release, void *ud)
 {
   curl_loop *cl = NULL;
   gf_curlop *c = NULL;
   gf_host *h = gf_host_get(L);
-  cl = get_curl_loop(L); /* may raise: nothing allocated yet except ud */
+  /* Set-up can raise; ud is ours from the call on, so release it before re-raising. */
+  lua_pushcfunction(L, ensure_curl_loop);
+  if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+    if (release) release(ud);
+    return lua_error(L);
+  }
+  cl = lua_touserdata(L, -1);
+  lua_pop(L, 1);
   c = calloc(1, sizeof *c);
   if (!c) {
     if (release) release(ud);
