@@ -30,8 +30,11 @@
 -- uri_encode(s [, keep_slash]) -> every byte but A-Z a-z 0-9 - _ . ~ as %XX (S3 keys: keep_slash)
 -- cache_stats() -> hits, misses   of the signing-key cache (per (secret, date, region, service))
 --
--- credentials(opts), region(opts), endpoint(service, opts): see gf.aws.credentials
--- (resolve, provider, region, endpoint).
+-- credentials(opts) -> provider    gf.aws.credentials.provider(opts): p:get() -> credentials |
+--                                  nil, message, code (cached, refreshed before expiry)
+-- resolve_credentials(opts) -> credentials | nil, message, code   (one-shot chain)
+-- region(opts) -> region;  endpoint(service, opts) -> url, path_style
+--   See gf.aws.credentials for the order of sources.
 local core = require("gf.aws.core")
 
 local M = {}
@@ -64,7 +67,8 @@ M.cache_stats = core.cache_stats
 
 local function creds() return require("gf.aws.credentials") end
 
-function M.credentials(opts) return creds().resolve(opts) end
+function M.credentials(opts) return creds().provider(opts) end
+function M.resolve_credentials(opts) return creds().resolve(opts) end
 function M.region(opts) return creds().region(opts) end
 function M.endpoint(service, opts) return creds().endpoint(service, opts) end
 

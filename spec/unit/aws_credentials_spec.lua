@@ -462,3 +462,13 @@ describe("gf.aws.credentials #unit", function()
     end
   end)
 end)
+
+describe("gf.aws credentials facade #unit", function()
+  it("returns a provider from aws.credentials and a table from resolve_credentials", function()
+    local env = { AWS_ACCESS_KEY_ID = "AKFACADE", AWS_SECRET_ACCESS_KEY = "s", HOME = "/nonexistent" }
+    local p = aws.credentials({ env = env })
+    assert.equal("AKFACADE", p:get().access_key)
+    assert.same({ access_key = "AKFACADE", secret_key = "s", source = "env" },
+      aws.resolve_credentials({ env = env }))
+  end)
+end)
