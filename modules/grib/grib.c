@@ -428,8 +428,9 @@ int gf_grib_csv(const char *path, const char *dst, const int *bands, int nbands,
   int rc = -1, nb = GDALGetRasterCount(g.ds);
   char *tmp = CPLStrdup(strncmp(dst, "/vsi", 4) == 0 ? dst : CPLSPrintf("%s.gftmp", dst));
   VSILFILE *f = NULL;
-  double *buf = VSI_MALLOC3_VERBOSE(sizeof(double), (size_t)g.w, (size_t)g.h);
-  if (!buf || grid_init(&g, e)) goto cleanup;
+  double *buf = NULL;
+  if (grid_init(&g, e)) goto cleanup;
+  if (!(buf = VSI_MALLOC3_VERBOSE(sizeof(double), (size_t)g.w, (size_t)g.h))) goto cleanup;
   if (!(f = VSIFOpenL(tmp, "wb"))) {
     gf_gdal_fail(e, "cannot create %s", dst);
     goto cleanup;

@@ -149,9 +149,11 @@ static void gjob_push_rv(lua_State *L, const gf_rv *v)
 static int gjob_push(lua_State *L, void *ud)
 {
   gf_gjob *j = ud;
-  if (j->err.failed) return gf_fail(L, j->code, "%s: %s", j->what, j->err.msg);
+  /* Operations return no result when they fail; an error GDAL reported and recovered from
+  ** (a probe, a fallback) does not fail a job that produced its result. */
+  if (!j->result)
+    return gf_fail(L, j->code, "%s: %s", j->what, j->err.failed ? j->err.msg : "failed");
   if (j->push) return j->push(L, j);
-  if (!j->result) return luaL_error(L, "not enough memory");
   gjob_push_rv(L, j->result);
   return 1;
 }
