@@ -634,9 +634,12 @@ static void query_sort_emit(gf_sigv4_ctx *c, size_t nq)
 
 /* {====== headers ======} */
 
-static int is_space(unsigned char ch)
+static const unsigned char SPACE[256] = {
+    [' '] = 1, ['\t'] = 1, ['\r'] = 1, ['\n'] = 1, ['\v'] = 1, ['\f'] = 1};
+
+static inline int is_space(unsigned char ch)
 {
-  return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\v' || ch == '\f';
+  return SPACE[ch];
 }
 
 static hdr_ent *header_slot(gf_sigv4_ctx *c, size_t i)
@@ -692,11 +695,20 @@ static void header_value(gf_sigv4_ctx *c, size_t *nh, size_t at, size_t nn, cons
   (*nh)++;
 }
 
+/* Add one of our own headers: the name is lower case and the value needs no trimming. */
 static void header_add(gf_sigv4_ctx *c, size_t *nh, const char *name, size_t nn, const char *v,
                        size_t vn)
 {
-  size_t at = header_name(c, name, nn);
-  header_value(c, nh, at, nn, v, vn);
+  hdr_ent *h = header_slot(c, *nh);
+  if (!h) return;
+  h->name = c->scratch.len;
+  h->name_len = nn;
+  buf_add(c, &c->scratch, name, nn);
+  h->value = c->scratch.len;
+  h->value_len = vn;
+  buf_add(c, &c->scratch, v, vn);
+  h->order = *nh;
+  if (!c->oom) (*nh)++;
 }
 
 enum { H_SIGN, H_SKIP, H_HOST, H_TOKEN, H_CONTENT };
@@ -845,8 +857,10 @@ static void collect_headers(gf_sigv4_ctx *c, const gf_sigv4_request *r, const ur
   }
   if (!o->presign) {
     header_add(c, &nh, "x-amz-date", 10, date, 16);
-    if (token)
-      header_add(c, &nh, "x-amz-security-token", 20, cr->session_token, cr->session_token_len);
+    if (token) {
+      size_t at = header_name(c, "x-amz-security-token", 20);
+      header_value(c, &nh, at, 20, cr->session_token, cr->session_token_len);
+    }
     if (content_header) header_add(c, &nh, "x-amz-content-sha256", 20, ph, strlen(ph));
   }
   if (!c->oom) headers_sort_emit(c, nh);
