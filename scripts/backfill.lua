@@ -24,8 +24,9 @@ local message = require("backfill.message")
 
 local VERSION = "1.0.0"
 
-local function fail(msg, code)
-  error(setmetatable({ message = msg, exit = code or 2 }, { __tostring = function(e) return e.message end }), 0)
+local function fail(msg, code, summary)
+  error(setmetatable({ message = msg, exit = code or 2, summary = summary },
+    { __tostring = function(e) return e.message end }), 0)
 end
 
 -- Two-letter short options of the original (-sd, -ed).
@@ -420,7 +421,13 @@ end
 io.stderr:write(table.concat(w, "\n"), "\n")
 -- }}}
 
+-- the run's figures, returned to in-process callers (backfill.run)
+local summary = { granules = counts.granules, footprint = counts.footprint, image = counts.image,
+  dmrpp = counts.dmrpp, both = counts.both, failed = counts.failed, messages = counts.messages,
+  sent = sent - send_failed, send_failed = send_failed, cmr_failed = cmr_failed,
+  preview = opts.preview and true or false }
 if cmr_failed or counts.failed > 0 or send_failed > 0 then
   fail(("backfill finished with failures (granules %d, messages %d, cmr %s)"):format(counts.failed, send_failed,
-    tostring(cmr_failed)), 1)
+    tostring(cmr_failed)), 1, summary)
 end
+return summary

@@ -1,0 +1,215 @@
+-- gfhost run regression: classification of the 127 real forge-tig configs (§1.7 counts),
+-- exclusions (names + predicate), in-process backfills against spec/support/cmr_server.py,
+-- the summary table, and one failing collection not stopping the others. Needs python3.
+local json = require("gf.json")
+local fs = require("gf.fs")
+local paths = require("spec.support.paths")
+local run_backfill = require("backfill.run").run
+
+local fx = paths.fixtures
+local root = paths.root
+
+local function start_server(tmp)
+  local pf = tmp .. "/port"
+  os.execute(("python3 %s/spec/support/cmr_server.py --page %s/cmr/uat_modis_t_page.json --port-file %s --granules 12 >/dev/null 2>&1 & echo $! > %s.pid")
+    :format(root, fx, pf, pf))
+  for _ = 1, 100 do
+    local f = io.open(pf)
+    if f then
+      local port = f:read("n")
+      f:close()
+      local pidf = io.open(pf .. ".pid")
+      local pid = pidf:read("n")
+      pidf:close()
+      if port then return port, pid end
+    end
+    os.execute("sleep 0.05")
+  end
+  error("cmr_server did not start")
+end
+
+local function run(tmp, argv)
+  local q = {}
+  for i, a in ipairs(argv) do q[i] = "'" .. a:gsub("'", "'\\''") .. "'" end
+  local cmd = ("cd %s && %s run regression %s > %s/out 2> %s/err"):format(root, paths.gfhost, table.concat(q, " "), tmp, tmp)
+  local _, _, code = os.execute(cmd)
+  return code, fs.read(tmp .. "/out") or "", fs.read(tmp .. "/err") or ""
+end
+
+local function requests(port)
+  local h = io.popen(("curl -s http://127.0.0.1:%d/_requests"):format(port))
+  local t = h:read("a")
+  h:close()
+  return json.decode(t)
+end
+
+-- a config directory of symlinks to real fixtures: {link name = fixture name}
+local function config_dir(tmp, sub, links)
+  local d = tmp .. "/" .. sub
+  assert(fs.mkdir_p(d))
+  for link, target in pairs(links) do
+    os.execute(("ln -s '%s/forge-tig/%s.cfg' '%s/%s.cfg'"):format(fx, target, d, link))
+  end
+  return d
+end
+
+local function row(out, name)
+  for l in out:gmatch("[^\n]+") do
+    if l:sub(1, #name + 1) == name .. " " then
+      local cols = {}
+      for w in l:gmatch("%S+") do cols[#cols + 1] = w end
+      return cols
+    end
+  end
+end
+
+describe("regression #unit", function()
+  local tmp, port, pid, yaml
+
+  setup(function()
+    tmp = paths.tmpdir()
+    port, pid = start_server(tmp)
+    yaml = tmp .. "/backfill.yaml"
+    assert(fs.write(yaml, ("cmr_url: http://127.0.0.1:%d\nprovider: pocloud\npage_size: 5\nuse_data_url: true\n"):format(port)))
+  end)
+
+  teardown(function()
+    os.execute("kill " .. pid)
+    os.execute("rm -rf " .. tmp)
+  end)
+
+  it("classifies the 127 real configs as §1.8 counts them: 63 forge, 96 tig, 38 forge-py", function()
+    local code, out, err = run(tmp, { "--backfill_config", yaml, "--configs", fx .. "/forge-tig", "--list", "--type", "forge-py" })
+    assert.equal(0, code, err)
+    assert.matches("^forge 63, tig 96, forge%-py 38, unreadable 0\n", out)
+    assert.matches("\nSelected %(forge%-py%): 38\n", out)
+    assert.matches("\n  AVHRR19_G%-NAVO%-L2P%-v1%.0\n", out) -- the §1.8 forge-py example
+    assert.matches("\nExcluded: 0\n", out)
+    code, out = run(tmp, { "--backfill_config", yaml, "--configs", fx .. "/forge-tig", "--list" })
+    assert.equal(0, code)
+    assert.matches("\nSelected %(all%): 127\n", out)
+  end)
+
+  it("leaves out the exclusions file's names and what its predicate rejects", function()
+    local ex = tmp .. "/excl.lua"
+    assert(fs.write(ex, [[return { names = { ["AVHRR19_G-NAVO-L2P-v1.0"] = "being reworked" },
+      exclude = function(name, cfg, kind)
+        assert(kind == "forge-py" and cfg.shortName == name)
+        return name:match("^SWOT") and "no SWOT today" or nil
+      end }]]))
+    local code, out, err = run(tmp, { "--backfill_config", yaml, "--configs", fx .. "/forge-tig", "--list",
+      "--type", "forge-py", "--exclusions", ex })
+    assert.equal(0, code, err)
+    local nswot = select(2, out:gsub("\n  SWOT[^\n]*: no SWOT today", ""))
+    assert.is_true(nswot > 0)
+    assert.matches("\n  AVHRR19_G%-NAVO%-L2P%-v1%.0: being reworked\n", out)
+    assert.matches(("\nSelected %%(forge%%-py%%): %d\n"):format(38 - 1 - nswot), out)
+    assert.matches(("\nExcluded: %d\n"):format(1 + nswot), out)
+    assert.is_nil(out:find("\n  SWOT[^:\n]*\n"))
+  end)
+
+  it("the default exclusions leave out configs whose shortName is not the file name", function()
+    local d = config_dir(tmp, "renamed", { ["MODIS_A-JPL-L2P-v2019.0"] = "MODIS_A-JPL-L2P-v2019.0",
+      ["COPY_OF_MODIS_T"] = "MODIS_T-JPL-L2P-v2019.0" })
+    local code, out, err = run(tmp, { "--backfill_config", yaml, "--configs", d, "--list", "--type", "tig" })
+    assert.equal(0, code, err)
+    assert.matches("\nSelected %(tig%): 1\n  MODIS_A%-JPL%-L2P%-v2019%.0\n", out)
+    assert.matches("\n  COPY_OF_MODIS_T: config shortName MODIS_T%-JPL%-L2P%-v2019%.0 is not the file name\n", out)
+  end)
+
+  it("backfills every selected collection in preview with the type's flags; one CMR query per collection", function()
+    local d = config_dir(tmp, "three", { ["MODIS_A-JPL-L2P-v2019.0"] = "MODIS_A-JPL-L2P-v2019.0",
+      ["MODIS_T-JPL-L2P-v2019.0"] = "MODIS_T-JPL-L2P-v2019.0", ["AVHRR19_G-NAVO-L2P-v1.0"] = "AVHRR19_G-NAVO-L2P-v1.0" })
+    local before = #requests(port)
+    local code, out, err = run(tmp, { "--backfill_config", yaml, "--configs", d, "--type", "tig", "--preview",
+      "--", "--page-limit", "2" })
+    assert.equal(0, code, err)
+    assert.matches("\nRegression %(tig%): 3 collections, 0 failed, 0 excluded %(preview%)\n", out)
+    assert.matches("Collection%s+Type%s+Status%s+Granules%s+Footprint%s+Image%s+DMRPP%s+Messages%s+Failed%s+Seconds\n", out)
+    for _, name in ipairs({ "AVHRR19_G-NAVO-L2P-v1.0", "MODIS_A-JPL-L2P-v2019.0", "MODIS_T-JPL-L2P-v2019.0" }) do
+      local c = row(out, name)
+      assert.is_table(c, name)
+      -- tig: --image force --footprint off; --page-limit 2 of 5 → 10 granules, 10 image messages
+      assert.same({ name, "tig", "ok", "10", "0", "10", "0", "10", "0" }, { table.unpack(c, 1, 9) })
+    end
+    local reqs = requests(port)
+    local seen = {}
+    for i = before + 1, #reqs do
+      local sn = reqs[i].query:match("short_name=([^&]+)")
+      seen[sn] = (seen[sn] or 0) + 1
+    end
+    assert.same({ ["AVHRR19_G-NAVO-L2P-v1.0"] = 2, ["MODIS_A-JPL-L2P-v2019.0"] = 2, ["MODIS_T-JPL-L2P-v2019.0"] = 2 }, seen)
+    assert.matches("Messages that would be sent: 10 %(preview: nothing sent%)", err)
+  end)
+
+  it("a failing collection is reported and the next one still runs and sends its messages", function()
+    -- AAA (a copy of MODIS_T) has no Cumulus collection config, so its backfill stops with exit 2;
+    -- MODIS_A, after it, sends real messages to the file.
+    local d = config_dir(tmp, "fail", { ["AAA_NO_CUMULUS"] = "MODIS_T-JPL-L2P-v2019.0",
+      ["MODIS_A-JPL-L2P-v2019.0"] = "MODIS_A-JPL-L2P-v2019.0" })
+    local ex = tmp .. "/none.lua"
+    assert(fs.write(ex, "return { names = {}, exclude = function() return nil end }"))
+    local mf = tmp .. "/messages.txt"
+    local y = tmp .. "/send.yaml"
+    assert(fs.write(y, fs.read(yaml) .. ("cumulus: uat\ncumulus_configurations: %s/cumulus\ndefault_message_config: %s/cumulus/message_config.json\nmessage_file: %s\npage_limit: 1\n")
+      :format(fx, fx, mf)))
+    local code, out, err = run(tmp, { "--backfill_config", y, "--configs", d, "--type", "forge", "--exclusions", ex })
+    assert.equal(1, code, err)
+    assert.matches("\nRegression %(forge%): 2 collections, 1 failed, 0 excluded\n", out)
+    assert.same({ "AAA_NO_CUMULUS", "forge", "error", "-" }, { table.unpack(row(out, "AAA_NO_CUMULUS"), 1, 4) })
+    assert.same({ "MODIS_A-JPL-L2P-v2019.0", "forge", "ok", "5", "5", "0", "0", "5", "0" },
+      { table.unpack(row(out, "MODIS_A-JPL-L2P-v2019.0"), 1, 9) })
+    assert.matches("\nAAA_NO_CUMULUS: Error: Could not find collection config", out)
+    assert.matches("gfhost: regression: 1 of 2 collections failed\n", err)
+    local n = 0
+    for l in io.lines(mf) do
+      if l ~= "" then
+        local m = assert(json.decode(l))
+        assert.is_true(m.forge)
+        assert.is_false(m.tig)
+        assert.equal("MODIS_A-JPL-L2P-v2019.0", m.cli_params.collection_short_name)
+        n = n + 1
+      end
+    end
+    assert.equal(5, n)
+  end)
+
+  it("a missing --backfill_config is a usage error", function()
+    local code, out, err = run(tmp, { "--configs", fx .. "/forge-tig", "--list" })
+    assert.equal(2, code)
+    assert.equal("", out)
+    assert.matches("backfill%-config", err)
+  end)
+
+  describe("backfill.run", function()
+    it("returns the run's summary in-process", function()
+      local s, msg = run_backfill({ "--config", yaml, "--collection", "MODIS_A-JPL-L2P-v2019.0",
+        "--forge-tig-configs", fx .. "/forge-tig", "--footprint", "on", "--image", "off", "--dmrpp", "off",
+        "--preview", "--page-limit", "1" })
+      assert.is_nil(msg)
+      assert.same({ granules = 5, footprint = 5, image = 0, dmrpp = 0, both = 0, failed = 0, messages = 5,
+        sent = 0, send_failed = 0, cmr_failed = false, preview = true }, s)
+    end)
+
+    it("returns nil, message, exit for bad options instead of raising", function()
+      assert.same({ nil, "Error: Please specify --image.  Must be either 'off', 'on', or 'force'", 2, nil },
+        { run_backfill({ "--config", yaml, "--collection", "X", "--footprint", "on", "--dmrpp", "off", "--preview" }) })
+    end)
+
+    it("returns the summary with exit 1 when granules failed", function()
+      local s, msg, code, partial = run_backfill({ "--cmr-url", "http://127.0.0.1:" .. port, "--provider", "pocloud",
+        "--collection", "MODIS_A-JPL-L2P-v2019.0", "--forge-tig-configs", fx .. "/forge-tig", "--footprint", "on",
+        "--image", "off", "--dmrpp", "off", "--preview", "--page-size", "4", "--page-limit", "1" })
+      assert.is_nil(s)
+      assert.equal("backfill finished with failures (granules 4, messages 0, cmr false)", msg)
+      assert.equal(1, code)
+      assert.equal(4, partial.granules)
+      assert.equal(4, partial.failed)
+    end)
+
+    it("raises on misuse", function()
+      assert.has_error(function() run_backfill("--preview") end, "bad argument #1 to 'run' (table expected, got string)")
+      assert.has_error(function() run_backfill({ 1 }) end, "bad argument #1 to 'run' (argv[1] is a number, string expected)")
+    end)
+  end)
+end)
