@@ -10,7 +10,7 @@
 --     retry_non_idempotent (bool), host = function(region) -> default AWS host
 -- service:send(op, resource, req) -> response | nil, message, code
 --   req: method, url, headers (lower-case names), body | body_file, output_file, range,
---   payload_hash, timeout, expect = {[status] = true} (statuses that are not failures; default
+--   payload_hash, timeout, retry (replaces the client's), expect = {[status] = true} (statuses that are not failures; default
 --   2xx). A response outside `expect` becomes the error tuple.
 -- service:sign_url(method, url, expires) -> presigned url | nil, message, code
 -- classify(status, aws_code) -> gf code; failure(op, resource, response) -> nil, message, code
@@ -300,7 +300,7 @@ function Service:send(op, resource, req)
     method = req.method, url = req.url, headers = headers, body = req.body,
     body_file = req.body_file, output_file = req.output_file, range = req.range,
     timeout = req.timeout or self.timeout, connect_timeout = self.connect_timeout,
-    retry = self.retry, debug = self.debug,
+    retry = req.retry == nil and self.retry or req.retry, debug = self.debug,
   })
   if not res then
     local text = tostring(msg):gsub("^http%.request %S+ %S+: ", "")

@@ -75,6 +75,7 @@ function M.multipart_upload(c, bucket, key, opts, size)
       return
     end
     local r, m, cd = c:send("s3.put", bucket, key, { method = "PUT", body = data,
+      headers = { ["content-type"] = "application/octet-stream" },
       url = c:object_url(bucket, key, { partNumber = n, uploadId = upload_id }) })
     if not r then
       failure = failure or { m .. (" (part %d)"):format(n), cd }
@@ -116,6 +117,15 @@ end
 
 -- {====== DeleteObjects ======
 
+-- DeleteObjects is a POST but repeating it is harmless (deleting a deleted key succeeds).
+local function idempotent_retry(c)
+  local r = c._svc.retry
+  if not r then return false end
+  local o = { retry_non_idempotent = true }
+  for k, v in pairs(r) do o[k] = v end
+  return o
+end
+
 function M.delete_many(c, bucket, keys)
   local out = { deleted = {}, failed = {} }
   for start = 1, #keys, 1000 do
@@ -132,6 +142,7 @@ function M.delete_many(c, bucket, keys)
     body[#body + 1] = "</Delete>"
     body = table.concat(body)
     local res, msg, code = c:send("s3.delete_many", bucket, nil, { method = "POST",
+      retry = idempotent_retry(c),
       url = c:object_url(bucket, "", { delete = true }), body = body,
       headers = { ["content-type"] = "application/xml",
         ["x-amz-checksum-sha256"] = sha256_b64(body),
