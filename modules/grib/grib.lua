@@ -13,7 +13,7 @@
 --     {band, message, field, fields, offset, length, edition, short_name ("TMP"), level
 --      ("2-HTGL"), level_text ("2 m above ground"), description, comment, unit, discipline,
 --      ref_time, valid_time (epoch seconds), ref_iso, valid_iso, forecast_seconds,
---      forecast_hours, nodata, line (wgrib2 style: "2:4563:d=2011011012:TMP:10 mb:120 hour
+--      forecast_hours, nodata, line (wgrib2 style: "191:2457396:d=2011011012:TMP:2 m above ground:120 hour
 --      fcst:"), grid = {nx, ny, type, template, geotransform, crs}}
 -- line(record) -> string                  the wgrib2-style inventory line
 -- match(path | records, pattern, opts) -> records whose line matches the Lua pattern
