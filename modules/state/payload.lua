@@ -124,24 +124,27 @@ function M.validate(payload)
   return true
 end
 
-function M.parse(id)
-  if type(id) ~= "string" then
-    error(("bad argument #1 to 'parse' (string expected, got %s)"):format(type(id)), 2)
-  end
+local SHAPE = "expected <collections>/workflow-<workflow>/<itemids>"
+
+-- collections, workflow, itemids of an id, or nil, msg, "invalid_input".
+local function split(id)
   local s, e = id:find("/workflow-", 1, true)
-  if not s or s == 1 then
-    return invalid("payload id %q: expected <collections>/workflow-<workflow>/<itemids>", id)
-  end
-  local collections = id:sub(1, s - 1)
-  local rest = id:sub(e + 1)
-  local workflow, itemids = rest:match("^([^/]+)/(.+)$")
-  if not workflow then
-    return invalid("payload id %q: expected <collections>/workflow-<workflow>/<itemids>", id)
-  end
+  if not s or s == 1 then return invalid("payload id %q: %s", id, SHAPE) end
+  local workflow, itemids = id:match("^([^/]+)/(.+)$", e + 1)
+  if not workflow then return invalid("payload id %q: %s", id, SHAPE) end
   if id:find("\n", 1, true) then return invalid("payload id %q: contains a newline", id) end
   if workflow:find("_", 1, true) then
     return invalid("payload id %q: workflow name %q must not contain '_'", id, workflow)
   end
+  return id:sub(1, s - 1), workflow, itemids
+end
+
+function M.parse(id)
+  if type(id) ~= "string" then
+    error(("bad argument #1 to 'parse' (string expected, got %s)"):format(type(id)), 2)
+  end
+  local collections, workflow, itemids = split(id)
+  if not collections then return nil, workflow, itemids end
   local items = {}
   for part in (itemids .. "/"):gmatch("(.-)/") do items[#items + 1] = part end
   return {
@@ -154,9 +157,12 @@ function M.parse(id)
 end
 
 function M.to_key(id)
-  local p, msg, code = M.parse(id)
-  if not p then return nil, msg, code end
-  return { collections_workflow = p.collections_workflow, itemids = p.itemids }
+  if type(id) ~= "string" then
+    error(("bad argument #1 to 'to_key' (string expected, got %s)"):format(type(id)), 2)
+  end
+  local collections, workflow, itemids = split(id)
+  if not collections then return nil, workflow, itemids end
+  return { collections_workflow = collections .. "_" .. workflow, itemids = itemids }
 end
 
 function M.from_key(cw, itemids)
