@@ -94,7 +94,11 @@ local function run_retrying(db, sql)
     ok, msg, code = db:exec(sql)
     if ok or code ~= "busy" or waited * 1000 >= budget then break end
     local d = pause * (0.5 + math.random())
-    tc.sleep(d)
+    local slept, err = pcall(tc.sleep, d)
+    if not slept then
+      db:busy_timeout(saved) -- interrupted: leave the connection as it was
+      error(err, 0)
+    end
     waited = waited + d
     pause = math.min(pause * 2, 0.1)
   end
