@@ -51,7 +51,15 @@ function M.load_script(name)
   end
   local fn, lerr = loadfile(path, "t")
   if not fn then return nil, lerr end
-  return fn
+  -- A file that returns a gf.flow workflow is run as one (gfhost run path/to/workflow.lua).
+  return function(...)
+    local r = table.pack(fn(...))
+    local mt = type(r[1]) == "table" and getmetatable(r[1])
+    if mt and mt.__name == "gf.flow.workflow" then
+      return require("gf.flow.cli").main(path, ...)
+    end
+    return table.unpack(r, 1, r.n)
+  end
 end
 
 --- The one-line description of a script: its first `--- ` comment line.
