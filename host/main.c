@@ -133,7 +133,7 @@ static int pmain(lua_State *L)
 
 static int known_command(const char *cmd)
 {
-  static const char *cmds[] = {"run", "spec", "list", "version", "worker", "dag", "task", NULL};
+  static const char *cmds[] = {"run", "spec", "list", "version", "dag", "task", NULL};
   for (int i = 0; cmds[i]; i++)
     if (strcmp(cmd, cmds[i]) == 0) return 1;
   return 0;

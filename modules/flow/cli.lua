@@ -1,7 +1,6 @@
 --- gf.flow.cli: `gfhost run <workflow> [options]` for files under workflows/.
 --
--- Options: --executor local|sqs (sqs enqueues nodes for `gfhost worker`), --queue URL,
--- --concurrency N, --run-id ID, --rerun-failed, --state PATH (SQLite file; default
+-- Options: --concurrency N, --run-id ID, --rerun-failed, --state PATH (SQLite file; default
 -- $GFHOST_STATE or ./.gfhost/state.db), --param key=value (repeatable; ctx.params), --list
 -- (print the tasks and exit). Exit 0 when every node completed, 1 otherwise, 130 interrupted.
 local args = require("gf.args")
@@ -32,9 +31,6 @@ function M.main(name, ...)
     description = wf.description or ("workflow " .. wf.name),
     env_prefix = false,
     options = {
-      { name = "executor", type = "choice", choices = { "local", "sqs" }, default = "local",
-        help = "run nodes here, or enqueue them on SQS for `gfhost worker`" },
-      { name = "queue", type = "string", help = "SQS queue URL (with --executor sqs)" },
       { name = "concurrency", type = "integer", default = 8, help = "nodes running at once" },
       { name = "run-id", type = "string", help = "run identifier (default: workflow + params digest)" },
       { name = "rerun-failed", type = "boolean", help = "give failed nodes fresh attempts" },
@@ -54,12 +50,6 @@ function M.main(name, ...)
   end
   if opts.concurrency < 1 then host.fail("--concurrency must be at least 1", 2) end
   local params = M.parse_params(opts.param)
-  if opts.executor == "sqs" then
-    if not opts.queue then host.fail("--executor sqs needs --queue URL", 2) end
-    local enqueue = require("gf.flow.sqs")
-    return enqueue.main(wf, { queue = opts.queue, params = params, run_id = opts.run_id,
-      state = opts.state })
-  end
   local store, serr = require("gf.flow.store").sqlite(opts.state)
   if not store then host.fail(serr) end
   local summary = require("gf.flow.runner").run(wf, { params = params, run_id = opts.run_id,
