@@ -6,11 +6,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <lauxlib.h>
 
 #include "pool.h"
 #include "gf.h"
+#include "gfnum.h"
 #include "host.h"
 
 /* {====== worker jobs ====== */
@@ -61,6 +63,23 @@ int gf_pool_size(lua_State *L)
 int gf_interrupted(lua_State *L)
 {
   return gf_host_get(L)->interrupted != 0;
+}
+
+size_t gf_format_double(char out[32], double v)
+{
+  int n = 0;
+  for (int prec = 15; prec <= 17; prec++) {
+    n = snprintf(out, 32, "%.*g", prec, v);
+    if (prec == 17 || strtod(out, NULL) == v) break;
+  }
+  for (int i = 0; i < n; i++) /* snprintf honours LC_NUMERIC; every format here wants '.' */
+    if (out[i] == ',') out[i] = '.';
+  if (strpbrk(out, ".eEn") == NULL && n < 30) {
+    out[n++] = '.';
+    out[n++] = '0';
+    out[n] = '\0';
+  }
+  return (size_t)n;
 }
 
 int gf_fail(lua_State *L, const char *code, const char *fmt, ...)

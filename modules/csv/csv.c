@@ -263,19 +263,3 @@ int gf_csv_add_field(gf_csv_buf *b, const char *s, size_t n, char delim, char qu
   return gf_csv_buf_add(b, &quote, 1);
 }
 
-size_t gf_csv_format_double(char out[32], double v)
-{
-  int n = 0;
-  for (int prec = 15; prec <= 17; prec++) {
-    n = snprintf(out, 32, "%.*g", prec, v);
-    if (prec == 17 || strtod(out, NULL) == v) break;
-  }
-  for (int i = 0; i < n; i++)
-    if (out[i] == ',') out[i] = '.';
-  if (strpbrk(out, ".eEn") == NULL && n < 30) {
-    out[n++] = '.';
-    out[n++] = '0';
-    out[n] = '\0';
-  }
-  return (size_t)n;
-}

@@ -50,8 +50,5 @@ int gf_csv_buf_add(gf_csv_buf *b, const char *s, size_t n);
 /* Append one field, quoted when it holds the delimiter, the quote, CR, LF or leading/trailing
 ** spaces. Returns 0, or -1 when out of memory. */
 int gf_csv_add_field(gf_csv_buf *b, const char *s, size_t n, char delim, char quote);
-/* Shortest %.15g..%.17g form of v that reads back exactly, ".0" added to integral values. out
-** needs 32 bytes. Returns the length. */
-size_t gf_csv_format_double(char out[32], double v);
 
 #endif

@@ -20,6 +20,7 @@
 
 #include "csv.h"
 #include "gf.h"
+#include "gfnum.h"
 
 #define READER "gf.csv.reader"
 #define WRITER "gf.csv.writer"
@@ -351,7 +352,7 @@ static void add_value(lua_State *L, gf_csv_buf *b, int idx, lua_Integer i, char 
       if (lua_isinteger(L, idx)) {
         n = (size_t)snprintf(tmp, sizeof tmp, "%lld", (long long)lua_tointeger(L, idx));
       } else {
-        n = gf_csv_format_double(tmp, (double)lua_tonumber(L, idx));
+        n = gf_format_double(tmp, (double)lua_tonumber(L, idx));
       }
       break;
     default:

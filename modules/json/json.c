@@ -86,23 +86,6 @@ int gf_jbuf_add_integer(gf_jbuf *b, long long v)
   return gf_jbuf_add(b, p, (size_t)(end - p));
 }
 
-size_t gf_json_format_double(char out[32], double v)
-{
-  int n = 0;
-  for (int prec = 15; prec <= 17; prec++) {
-    n = snprintf(out, 32, "%.*g", prec, v);
-    if (prec == 17 || strtod(out, NULL) == v) break;
-  }
-  /* snprintf honours LC_NUMERIC; JSON wants '.' */
-  for (int i = 0; i < n; i++)
-    if (out[i] == ',') out[i] = '.';
-  if (strpbrk(out, ".eEn") == NULL && n < 30) {
-    out[n++] = '.';
-    out[n++] = '0';
-    out[n] = '\0';
-  }
-  return (size_t)n;
-}
 
 size_t gf_json_utf8(char out[4], uint32_t cp)
 {

@@ -30,7 +30,6 @@ int gf_jbuf_add_integer(gf_jbuf *b, long long v);
 ** result looks like an integer, ".0" is appended so it reads back as a float. out needs 32 bytes.
 ** Returns the length.
 */
-size_t gf_json_format_double(char out[32], double v);
 
 /* Encode code point cp (<= 0x10FFFF) as UTF-8 into out; returns the byte count (1-4). */
 size_t gf_json_utf8(char out[4], uint32_t cp);

@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include <lauxlib.h>
+
+#include "gfnum.h"
 #include <lua.h>
 
 #include "json.h"
@@ -481,7 +483,7 @@ static void enc_number(lua_State *L, jenc *e, int idx)
   double v = (double)lua_tonumber(L, idx);
   if (!isfinite(v)) enc_raise(L, e, isnan(v) ? "cannot encode NaN" : "cannot encode infinity");
   char tmp[32];
-  size_t n = gf_json_format_double(tmp, v);
+  size_t n = gf_format_double(tmp, v);
   enc_add(L, e, tmp, n);
 }
 

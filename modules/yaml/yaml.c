@@ -1,6 +1,7 @@
 /*
 ** yaml.c — YAML 1.2 core-schema scalar resolution and float formatting (see yaml.h).
 */
+#include "gfnum.h"
 #include "yaml.h"
 
 #include <errno.h>
@@ -135,17 +136,5 @@ size_t gf_yaml_format_double(char out[32], double v)
 {
   if (isnan(v)) return (size_t)snprintf(out, 32, ".nan");
   if (isinf(v)) return (size_t)snprintf(out, 32, v < 0 ? "-.inf" : ".inf");
-  int n = 0;
-  for (int prec = 15; prec <= 17; prec++) {
-    n = snprintf(out, 32, "%.*g", prec, v);
-    if (prec == 17 || strtod(out, NULL) == v) break;
-  }
-  for (int i = 0; i < n; i++)
-    if (out[i] == ',') out[i] = '.';
-  if (strpbrk(out, ".eE") == NULL && n < 30) {
-    out[n++] = '.';
-    out[n++] = '0';
-    out[n] = '\0';
-  }
-  return (size_t)n;
+  return gf_format_double(out, v);
 }
