@@ -294,31 +294,11 @@ function M.download_prefix(c, url, dir, opts)
   end
   opts = check_dir_opts("download_prefix", opts)
   local bucket, prefix = prefix_of(url)
-  local objects, msg, code = c:list("s3://" .. bucket .. "/" .. prefix,
-    { match = opts.match, cross_slash = opts.cross_slash, delimiter = opts.delimiter })
-  if not objects then return nil, msg, code end
   local root = dir:gsub("/+$", "")
   local out = { count = 0, bytes = 0, failed = {} }
-  local made = {}
-  local items = {}
-  for _, o in ipairs(objects) do
-    local rel = o.key:sub(#prefix + 1)
-    if rel ~= "" and rel:sub(-1) ~= "/" then
-      if safe_rel(rel) then
-        items[#items + 1] = o
-        local d = (root .. "/" .. rel):match("^(.*)/[^/]*$")
-        if d and not made[d] then
-          made[d] = true
-          local ok, m, cd = mkdir_p(d)
-          if not ok then return nil, m, cd end
-        end
-      else
-        out.failed[#out.failed + 1] = { key = o.key, code = "invalid_input",
-          message = ("s3.download_prefix %s: unsafe local path"):format(o.url) }
-      end
-    end
-  end
-  task.map(items, function(o)
+  local conc = opts.concurrency or c.concurrency
+
+  local function fetch(o)
     local path = root .. "/" .. o.key:sub(#prefix + 1)
     local info, m, cd
     if o.size and o.size <= SMALL then
@@ -332,7 +312,49 @@ function M.download_prefix(c, url, dir, opts)
     else
       out.failed[#out.failed + 1] = { key = o.key, message = m, code = cd }
     end
-  end, { concurrency = opts.concurrency or c.concurrency })
+  end
+
+  -- Downloads start with the first listing page: workers take objects from a channel while
+  -- the next page is listed.
+  local ch = task.channel(conc * 4)
+  local workers = {}
+  for i = 1, conc do
+    workers[i] = task.spawn(function()
+      for o in function() return ch:recv() end do fetch(o) end
+    end)
+  end
+  local made, fatal = {}, nil
+  local ok, msg, code = c:list_pages("s3://" .. bucket .. "/" .. prefix,
+    { match = opts.match, cross_slash = opts.cross_slash, delimiter = opts.delimiter },
+    function(objects)
+      for _, o in ipairs(objects) do
+        local rel = o.key:sub(#prefix + 1)
+        if rel ~= "" and rel:sub(-1) ~= "/" then
+          if safe_rel(rel) then
+            local d = (root .. "/" .. rel):match("^(.*)/[^/]*$")
+            if d and not made[d] then
+              made[d] = true
+              local mk, m, cd = mkdir_p(d)
+              if not mk then
+                fatal = { m, cd }
+                return false
+              end
+            end
+            ch:send(o)
+          else
+            out.failed[#out.failed + 1] = { key = o.key, code = "invalid_input",
+              message = ("s3.download_prefix %s: unsafe local path"):format(o.url) }
+          end
+        end
+      end
+    end)
+  ch:close()
+  for _, w in ipairs(workers) do
+    local wok, err = task.wait(w)
+    if not wok then error(err, 0) end
+  end
+  if not ok then return nil, msg, code end
+  if fatal then return nil, fatal[1], fatal[2] end
   table.sort(out.failed, function(a, b) return a.key < b.key end)
   return out
 end

@@ -208,6 +208,8 @@ end
 local function names(v, default)
   if v == nil then return default end
   if type(v) == "string" then return { v } end
+  if type(v) ~= "table" then error("attribute names: a string or a list expected", 3) end
+  if #v == 0 then return nil end -- an empty table would encode as {} (not a list)
   return v
 end
 

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# Many-object S3 transfer: upload then download 2,000 x 64 KiB objects against s3rver
+# (127.0.0.1:19000), gfhost vs `aws s3 cp --recursive`, `rclone copy --transfers 32` (when
+# installed) and `curl --parallel --parallel-max 8` (the server's limit). One run each; prints
+# objects/s both ways, client CPU, peak RSS (/usr/bin/time) and the ratios gfhost / peer.
+#
+#   bash bench/s3_transfer_bench.sh [path/to/gfhost]      (default ./build/gfhost)
+#   env: N (2000 objects), SIZE (65536), CONC (gfhost concurrency, 16)
+# Uses the servers from spec/support/servers.sh (started here unless 19000 already answers).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+GFHOST=$(realpath "${1:-$ROOT/build/gfhost}")
+N=${N:-2000}
+SIZE=${SIZE:-65536}
+CONC=${CONC:-16}
+E=http://127.0.0.1:19000
+BUCKET=perfbkt
+W=$(mktemp -d /tmp/gf-s3bench.XXXXXX)
+STARTED=0
+
+cleanup() {
+  [ "$STARTED" = 1 ] && servers_stop
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+# shellcheck source=../spec/support/servers.sh
+source "$ROOT/spec/support/servers.sh"
+if ! (exec 3<>/dev/tcp/127.0.0.1/19000) 2>/dev/null; then
+  servers_install
+  servers_start
+  STARTED=1
+fi
+
+export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1 \
+  AWS_PAGER="" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+export RCLONE_CONFIG_X_TYPE=s3 RCLONE_CONFIG_X_PROVIDER=Other RCLONE_CONFIG_X_ENDPOINT=$E \
+  RCLONE_CONFIG_X_ACCESS_KEY_ID=S3RVER RCLONE_CONFIG_X_SECRET_ACCESS_KEY=S3RVER \
+  RCLONE_CONFIG_X_REGION=us-east-1 RCLONE_CONFIG_X_FORCE_PATH_STYLE=true RCLONE_CONFIG=/dev/null
+
+AWS=""
+if [ -x "$HOME/.pyenv/shims/aws" ]; then AWS="$HOME/.pyenv/shims/aws"
+elif command -v aws >/dev/null; then AWS=$(command -v aws); fi
+
+echo "# data: $N x $SIZE bytes in $W/small"
+mkdir -p "$W/small"
+python3 - "$W/small" "$N" "$SIZE" <<'EOF'
+import random, sys
+d, n, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+r = random.Random(12345)
+for i in range(n):
+    open(f"{d}/f{i:04d}.bin", "wb").write(r.randbytes(size))
+EOF
+SRC_MD5=$(cat "$W"/small/* | md5sum | cut -d' ' -f1)
+
+cat >"$W/gf.lua" <<'EOF'
+local s3 = require("gf.s3")
+local mode, a, b, conc = os.getenv("GF_MODE"), os.getenv("GF_A"), os.getenv("GF_B"),
+  tonumber(os.getenv("CONC"))
+local c = s3.client({ endpoint = "http://127.0.0.1:19000", concurrency = conc,
+  credentials = { access_key = "S3RVER", secret_key = "S3RVER" } })
+local r, msg
+if mode == "bucket" then
+  local ok, m, code = c:create_bucket(a)
+  if not ok and code ~= "conflict" then error(m) end
+  return
+elseif mode == "up" then
+  r, msg = c:upload_dir(a, b)
+else
+  r, msg = c:download_prefix(a, b)
+end
+assert(r, msg)
+if #r.failed > 0 then error(r.failed[1].message) end
+io.stderr:write(("gfhost %s: %d objects\n"):format(mode, r.count))
+EOF
+
+gf() { GF_MODE=$1 GF_A=$2 GF_B=${3:-} CONC=$CONC "$GFHOST" run "$W/gf.lua"; }
+gf bucket "s3://$BUCKET"
+gf up "$W/small" "s3://$BUCKET/src/" 2>/dev/null
+
+# curl config files (unsigned requests: s3rver accepts them), like peer-baselines.md
+mk_curl_cfg() { # $1 = up|down, $2 = prefix or dir
+  local i f
+  for ((i = 0; i < N; i++)); do
+    f=$(printf 'f%04d.bin' "$i")
+    if [ "$1" = up ]; then
+      printf 'url = "%s/%s/%s%s"\nupload-file = "%s/small/%s"\n' "$E" "$BUCKET" "$2" "$f" "$W" "$f"
+    else
+      printf 'url = "%s/%s/src/%s"\noutput = "%s/%s"\n' "$E" "$BUCKET" "$f" "$2" "$f"
+    fi
+  done
+}
+
+declare -A UP DOWN UPRSS DOWNRSS UPCPU DOWNCPU
+# timed NAME DIRECTION CMD... ; records objects/s, cpu, rss
+timed() {
+  local name=$1 dir=$2
+  shift 2
+  local t="$W/time.$name.$dir"
+  if ! /usr/bin/time -f '%e %U %S %M' -o "$t" "$@" >"$W/out.$name.$dir" 2>&1; then
+    echo "!! $name $dir failed:"
+    tail -5 "$W/out.$name.$dir"
+    return 0
+  fi
+  read -r wall user sys rss <"$t"
+  local ops cpu
+  ops=$(awk -v n="$N" -v w="$wall" 'BEGIN{printf "%.0f", n / w}')
+  cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN{printf "%.2f", u + s}')
+  if [ "$dir" = up ]; then UP[$name]=$ops; UPCPU[$name]=$cpu; UPRSS[$name]=$rss
+  else DOWN[$name]=$ops; DOWNCPU[$name]=$cpu; DOWNRSS[$name]=$rss; fi
+  printf '%-8s %-4s wall %6.2f s  %5s obj/s  cpu %5s s  peak RSS %6.1f MiB\n' "$name" "$dir" \
+    "$wall" "$ops" "$cpu" "$(awk -v k="$rss" 'BEGIN{print k / 1024}')"
+}
+
+check_dir() { # $1 = dir, $2 = name
+  local got
+  got=$(cat "$1"/* 2>/dev/null | md5sum | cut -d' ' -f1)
+  if [ "$got" != "$SRC_MD5" ] || [ "$(ls "$1" | wc -l)" != "$N" ]; then
+    echo "!! $2 download does not match the source"
+  fi
+}
+
+ns() { date +%s%N; }
+
+echo "# upload then download, one run each (s3rver is single-threaded Node: the server is the limit)"
+timed gfhost up env GF_MODE=up GF_A="$W/small" GF_B="s3://$BUCKET/up/gf-$(ns)/" CONC="$CONC" \
+  "$GFHOST" run "$W/gf.lua"
+D="$W/dl-gf"
+timed gfhost down env GF_MODE=down GF_A="s3://$BUCKET/src/" GF_B="$D" CONC="$CONC" \
+  "$GFHOST" run "$W/gf.lua"
+check_dir "$D" gfhost
+
+mk_curl_cfg up "up/curl-$(ns)/" >"$W/curl_put.cfg"
+mkdir -p "$W/dl-curl"
+mk_curl_cfg down "$W/dl-curl" >"$W/curl_get.cfg"
+timed curl up curl -s -f --parallel --parallel-max 8 -K "$W/curl_put.cfg" -o /dev/null
+timed curl down curl -s -f --parallel --parallel-max 8 -K "$W/curl_get.cfg"
+check_dir "$W/dl-curl" curl
+
+if command -v rclone >/dev/null; then
+  timed rclone up env -u AWS_CA_BUNDLE rclone copy --transfers 32 "$W/small" \
+    "X:$BUCKET/up/rc-$(ns)/"
+  mkdir -p "$W/dl-rclone"
+  timed rclone down env -u AWS_CA_BUNDLE rclone copy --transfers 32 "X:$BUCKET/src/" \
+    "$W/dl-rclone/"
+  check_dir "$W/dl-rclone" rclone
+else
+  echo "# rclone not installed (apt-get install -y rclone): skipped"
+fi
+
+if [ -n "$AWS" ]; then
+  timed aws up "$AWS" --endpoint-url "$E" s3 cp --recursive --only-show-errors "$W/small" \
+    "s3://$BUCKET/up/aws-$(ns)/"
+  mkdir -p "$W/dl-aws"
+  timed aws down "$AWS" --endpoint-url "$E" s3 cp --recursive --only-show-errors \
+    "s3://$BUCKET/src/" "$W/dl-aws/"
+  check_dir "$W/dl-aws" aws
+else
+  echo "# aws CLI not found: skipped"
+fi
+
+echo "# ratios: gfhost objects/s / peer objects/s (>1: gfhost faster); RSS gfhost / peer"
+for p in curl rclone aws; do
+  [ -n "${UP[$p]:-}" ] || continue
+  awk -v p="$p" -v gu="${UP[gfhost]:-0}" -v pu="${UP[$p]}" -v gd="${DOWN[gfhost]:-0}" \
+    -v pd="${DOWN[$p]:-0}" -v gr="${UPRSS[gfhost]:-0}" -v pr="${UPRSS[$p]}" \
+    -v gdr="${DOWNRSS[gfhost]:-0}" -v pdr="${DOWNRSS[$p]:-1}" 'BEGIN{
+      printf "vs %-7s up %.2fx  down %.2fx   peak RSS up %.2f  down %.2f\n", p,
+        gu / pu, (pd > 0 ? gd / pd : 0), gr / pr, gdr / pdr }'
+done
