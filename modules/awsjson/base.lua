@@ -4,7 +4,8 @@
 --
 -- new(opts, spec) -> service        (used by gf.s3, gf.sqs, gf.sns, gf.awsjson)
 --   opts (the user's client options): region, endpoint, credentials = {access_key =,
---     secret_key =, session_token =} | provider (a table with :get()), profile, anonymous,
+--     secret_key =, session_token =} | {access_key_file =, secret_key_file =} (resolved by
+--     gf.aws.credentials) | provider (a table with :get()), profile, anonymous,
 --     retry (gf.http retry table, or false), timeout (seconds per request), debug
 --   spec: id (endpoint id: "s3", "sqs", "sns", "dynamodb", ...), signing_name, s3 (bool),
 --     retry_non_idempotent (bool), host = function(region) -> default AWS host
@@ -191,13 +192,12 @@ end
 local function resolve_endpoint(opts, spec, region)
   if opts.endpoint then return strip_slash(opts.endpoint), true end
   if type(aws.endpoint) == "function" then
-    local ok, e = pcall(aws.endpoint, spec.id, { profile = opts.profile, region = region })
-    if ok and type(e) == "string" and e ~= "" then
-      local custom = not e:match("%.amazonaws%.com") and not e:match("%.amazonaws%.com%.cn")
-      return strip_slash(e), custom
-    elseif ok and type(e) == "table" and e.url then
-      return strip_slash(e.url), e.custom ~= false
+    local ok, e, path_style = pcall(aws.endpoint, spec.id, { profile = opts.profile,
+      region = region })
+    if ok and type(e) == "string" and e ~= "" and path_style then
+      return strip_slash(e), true -- configured (custom) endpoint
     end
+    -- otherwise the AWS default, built here with the service's own host name below
   end
   local e = env("AWS_ENDPOINT_URL_" .. spec.id:upper():gsub("[^%w]", "_")) or
     env("AWS_ENDPOINT_URL")
@@ -256,13 +256,14 @@ function Service:credentials()
   local c = self._creds
   if not c then
     c = self._explicit
+    if c and not c.access_key and type(c.get) ~= "function" then
+      -- key files or other resolver options (access_key_file, secret_key_file, ...)
+      local o = { profile = self.profile }
+      for k, v in pairs(c) do o[k] = v end
+      c = aws.credentials(o)
+    end
     if not c then
       local ok, r, msg, code = pcall(aws.credentials, { profile = self.profile })
-      if not ok and env("AWS_ACCESS_KEY_ID") and env("AWS_SECRET_ACCESS_KEY") then
-        -- gf.aws.credentials unavailable: the environment is the minimal chain
-        ok, r = true, { access_key = env("AWS_ACCESS_KEY_ID"),
-          secret_key = env("AWS_SECRET_ACCESS_KEY"), session_token = env("AWS_SESSION_TOKEN") }
-      end
       if not ok then return nil, "credentials: " .. tostring(r), "auth" end
       if not r then return nil, msg, code or "auth" end
       c = r

@@ -271,3 +271,41 @@ describe("gf.s3 auth on s3rver #integration", function()
     assert.is_nil(msg:find(secret, 1, true))
   end)
 end)
+
+describe("gf.s3 configured from the environment #integration", function()
+  if not os.getenv("GF_TEST_SERVERS") then
+    it("needs the test servers", function()
+      pending("GF_TEST_SERVERS not set: run through spec/support/servers.sh run")
+    end)
+    return
+  end
+  local run = require("spec.support.run")
+
+  it("uses AWS_ENDPOINT_URL_S3 and env credentials, and debug output hides the secret", function()
+    local secret = "S3RVER-secret-value-that-must-not-leak"
+    local script = run.script([[
+      local s3 = require("gf.s3")
+      local c = s3.client()
+      local b = "s3://" .. os.getenv("BUCKET")
+      assert(c:create_bucket(b))
+      assert(c:put(b .. "/e.txt", "from env", { content_type = "text/plain" }))
+      print((assert(c:get(b .. "/e.txt"))))
+      local _, msg, code = c:get(b .. "/missing")
+      print(code, (msg:gsub("gfspec%-env%-%d+", "B")))
+    ]])
+    local r = run.gfhost({ "run", script }, { env = { AWS_ENDPOINT_URL_S3 = "http://127.0.0.1:19000",
+      AWS_ACCESS_KEY_ID = "S3RVER", AWS_SECRET_ACCESS_KEY = secret, AWS_REGION = "us-east-1",
+      AWS_SESSION_TOKEN = "token-that-must-not-leak", AWS_CONFIG_FILE = "/dev/null",
+      AWS_SHARED_CREDENTIALS_FILE = "/dev/null", GFHOST_HTTP_DEBUG = "1",
+      BUCKET = "gfspec-env-" .. os.time() .. math.random(1000, 9999) } })
+    os.remove(script)
+    assert.equal(0, r.code, r.stderr)
+    assert.equal("from env\nnot_found\ts3.get s3://B/missing: 404 NoSuchKey: The specified"
+      .. " key does not exist.\n", r.stdout)
+    assert.truthy(r.stderr:find("authorization", 1, true)) -- debug output was on
+    for _, s in ipairs({ secret, "token-that-must-not-leak" }) do
+      assert.is_nil(r.stdout:find(s, 1, true))
+      assert.is_nil(r.stderr:find(s, 1, true))
+    end
+  end)
+end)
