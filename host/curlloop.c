@@ -44,8 +44,13 @@ static void cl_wait(void *ctx, int wake_fd, int timeout_ms)
 {
   curl_loop *cl = ctx;
   struct curl_waitfd extra = {.fd = wake_fd, .events = CURL_WAIT_POLLIN, .revents = 0};
-  int numfds = 0;
-  if (cl->running > 0) curl_multi_perform(cl->multi, &numfds);
+  int numfds = 0, still = 0;
+  if (cl->running > 0) {
+    /* Transfers that finish here (their data arrived while Lua ran) must not wait for the
+    ** poll's timeout: return at once and let cl_process collect them. */
+    curl_multi_perform(cl->multi, &still);
+    if (still < cl->running) return;
+  }
   curl_multi_poll(cl->multi, &extra, 1, timeout_ms, &numfds);
 }
 
