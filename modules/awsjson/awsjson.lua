@@ -120,25 +120,6 @@ function Client:call(target, params, opts)
   return t
 end
 
-local default_clients = {}
-
-function M.call(service, target, params, opts)
-  if type(service) ~= "string" then
-    error(("bad argument #1 to 'call' (string expected, got %s)"):format(type(service)), 2)
-  end
-  local c
-  if opts then
-    local o = { service = service }
-    for k, v in pairs(opts) do o[k] = v end
-    c = M.client(o)
-  else
-    c = default_clients[service]
-    if not c then
-      c = M.client({ service = service })
-      default_clients[service] = c
-    end
-  end
-  return c:call(target, params)
-end
+M.call = base.caller(function(o) return M.client(o) end)
 
 return M

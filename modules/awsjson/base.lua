@@ -322,4 +322,28 @@ end
 
 -- }======
 
+--- A module-level call(service, op, params, opts) over make_client: one cached client per
+--- service, or a fresh one when opts are given (opts.service is set from `service`).
+function M.caller(make_client)
+  local cache = {}
+  return function(service, op, params, opts)
+    if type(service) ~= "string" then
+      error(("bad argument #1 to 'call' (string expected, got %s)"):format(type(service)), 2)
+    end
+    local c
+    if opts then
+      local o = { service = service }
+      for k, v in pairs(opts) do o[k] = v end
+      c = make_client(o)
+    else
+      c = cache[service]
+      if not c then
+        c = make_client({ service = service })
+        cache[service] = c
+      end
+    end
+    return c:call(op, params)
+  end
+end
+
 return M

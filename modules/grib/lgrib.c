@@ -9,6 +9,7 @@
 */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,9 +39,17 @@ static void greq_free(void *p)
   free(r);
 }
 
+/*
+** GDAL's GRIB driver (degrib) keeps process-wide state: two decodes at once on the worker pool
+** occasionally failed with a spurious "Out of memory." (seen in CI). GRIB jobs therefore take
+** turns; they still run off the loop thread, and raster jobs still run in parallel.
+*/
+static pthread_mutex_t grib_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static void grun(gf_gjob *j)
 {
   greq *r = j->req;
+  pthread_mutex_lock(&grib_mu);
   switch (r->op) {
     case OP_INVENTORY:
       j->result = gf_grib_inventory(r->src, &j->err);
@@ -56,6 +65,7 @@ static void grun(gf_gjob *j)
       }
       break;
   }
+  pthread_mutex_unlock(&grib_mu);
   if (!j->result && !j->err.failed) gf_gdal_fail(&j->err, "failed");
 }
 
