@@ -6,34 +6,11 @@ local fs = require("gf.fs")
 local paths = require("spec.support.paths")
 
 local fx = paths.fixtures
-local root = paths.root
 
-local function start_server(tmp, extra)
-  local pf = tmp .. "/port" .. tostring(math.random(1e9))
-  os.execute(("python3 %s/spec/support/cmr_server.py --page %s/cmr/uat_modis_t_page.json --port-file %s %s >/dev/null 2>&1 & echo $! > %s.pid")
-    :format(root, fx, pf, extra or "", pf))
-  for _ = 1, 100 do
-    local f = io.open(pf)
-    if f then
-      local port = f:read("n")
-      f:close()
-      local pidf = io.open(pf .. ".pid")
-      local pid = pidf:read("n")
-      pidf:close()
-      return port, pid
-    end
-    os.execute("sleep 0.05")
-  end
-  error("cmr_server did not start")
-end
+local cmr = require("spec.support.cmr")
+local start_server = cmr.start
 
-local function run(tmp, argv)
-  local q = {}
-  for i, a in ipairs(argv) do q[i] = "'" .. a:gsub("'", "'\\''") .. "'" end
-  local cmd = ("cd %s && %s run backfill %s > %s/out 2> %s/err"):format(root, paths.gfhost, table.concat(q, " "), tmp, tmp)
-  local _, _, code = os.execute(cmd)
-  return code, fs.read(tmp .. "/out") or "", fs.read(tmp .. "/err") or ""
-end
+local function run(tmp, argv) return cmr.run_script("backfill", tmp, argv) end
 
 local function messages(path)
   local out = {}

@@ -7,34 +7,11 @@ local paths = require("spec.support.paths")
 local run_backfill = require("backfill.run").run
 
 local fx = paths.fixtures
-local root = paths.root
 
-local function start_server(tmp)
-  local pf = tmp .. "/port"
-  os.execute(("python3 %s/spec/support/cmr_server.py --page %s/cmr/uat_modis_t_page.json --port-file %s --granules 12 >/dev/null 2>&1 & echo $! > %s.pid")
-    :format(root, fx, pf, pf))
-  for _ = 1, 100 do
-    local f = io.open(pf)
-    if f then
-      local port = f:read("n")
-      f:close()
-      local pidf = io.open(pf .. ".pid")
-      local pid = pidf:read("n")
-      pidf:close()
-      if port then return port, pid end
-    end
-    os.execute("sleep 0.05")
-  end
-  error("cmr_server did not start")
-end
+local cmr = require("spec.support.cmr")
+local function start_server(tmp) return cmr.start(tmp, "--granules 12") end
 
-local function run(tmp, argv)
-  local q = {}
-  for i, a in ipairs(argv) do q[i] = "'" .. a:gsub("'", "'\\''") .. "'" end
-  local cmd = ("cd %s && %s run regression %s > %s/out 2> %s/err"):format(root, paths.gfhost, table.concat(q, " "), tmp, tmp)
-  local _, _, code = os.execute(cmd)
-  return code, fs.read(tmp .. "/out") or "", fs.read(tmp .. "/err") or ""
-end
+local function run(tmp, argv) return cmr.run_script("regression", tmp, argv) end
 
 local function requests(port)
   local h = io.popen(("curl -s http://127.0.0.1:%d/_requests"):format(port))

@@ -1,0 +1,38 @@
+-- The local CMR server (spec/support/cmr_server.py) and a runner for the backfill scripts.
+local fs = require("gf.fs")
+local paths = require("spec.support.paths")
+
+local M = {}
+
+--- Start the server with extra arguments (e.g. "--granules 45"); returns port, pid.
+function M.start(tmp, extra)
+  local pf = tmp .. "/port" .. tostring(math.random(1e9))
+  os.execute(("python3 %s/spec/support/cmr_server.py --page %s/cmr/uat_modis_t_page.json "
+    .. "--port-file %s %s >/dev/null 2>&1 & echo $! > %s.pid")
+    :format(paths.root, paths.fixtures, pf, extra or "", pf))
+  for _ = 1, 100 do
+    local f = io.open(pf)
+    if f then
+      local port = f:read("n")
+      f:close()
+      local pidf = io.open(pf .. ".pid")
+      local pid = pidf:read("n")
+      pidf:close()
+      if port then return port, pid end
+    end
+    os.execute("sleep 0.05")
+  end
+  error("cmr_server did not start")
+end
+
+--- `gfhost run <script> argv...` from the root; returns exit code, stdout, stderr.
+function M.run_script(script, tmp, argv)
+  local q = {}
+  for i, a in ipairs(argv) do q[i] = "'" .. a:gsub("'", "'\\''") .. "'" end
+  local cmd = ("cd %s && %s run %s %s > %s/out 2> %s/err"):format(paths.root, paths.gfhost, script,
+    table.concat(q, " "), tmp, tmp)
+  local _, _, code = os.execute(cmd)
+  return code, fs.read(tmp .. "/out") or "", fs.read(tmp .. "/err") or ""
+end
+
+return M
