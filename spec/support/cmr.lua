@@ -25,12 +25,17 @@ function M.start(tmp, extra)
   error("cmr_server did not start")
 end
 
---- `gfhost run <script> argv...` from the root; returns exit code, stdout, stderr.
-function M.run_script(script, tmp, argv)
-  local q = {}
-  for i, a in ipairs(argv) do q[i] = "'" .. a:gsub("'", "'\\''") .. "'" end
-  local cmd = ("cd %s && %s run %s %s > %s/out 2> %s/err"):format(paths.root, paths.gfhost, script,
-    table.concat(q, " "), tmp, tmp)
+local function quote(a) return "'" .. a:gsub("'", "'\\''") .. "'" end
+
+--- `gfhost run <script> argv...` from the root, with extra environment variables from `env`
+--- (name -> value); returns exit code, stdout, stderr.
+function M.run_script(script, tmp, argv, env)
+  local q, e = {}, {}
+  for i, a in ipairs(argv) do q[i] = quote(a) end
+  for k, v in pairs(env or {}) do e[#e + 1] = k .. "=" .. quote(v) end
+  table.sort(e)
+  local cmd = ("cd %s && env %s %s run %s %s > %s/out 2> %s/err"):format(paths.root, table.concat(e, " "),
+    paths.gfhost, script, table.concat(q, " "), tmp, tmp)
   local _, _, code = os.execute(cmd)
   return code, fs.read(tmp .. "/out") or "", fs.read(tmp .. "/err") or ""
 end
