@@ -76,7 +76,9 @@ local function fetch_listing(url)
   if not res then fail("Error: config listing: " .. tostring(msg), 1) end
   if res.status ~= 200 then fail(("Error: config listing %s: status %d"):format(url, res.status), 1) end
   local list, jerr = json.decode(res.body)
-  if type(list) ~= "table" then fail(("Error: config listing %s: %s"):format(url, jerr or "not a JSON array"), 1) end
+  if type(list) ~= "table" or (list[1] == nil and next(list) ~= nil) then
+    fail(("Error: config listing %s: %s"):format(url, jerr or "not a JSON array"), 1)
+  end
   local files = {}
   for _, e in ipairs(list) do
     local name, durl
@@ -87,6 +89,7 @@ local function fetch_listing(url)
     end
     if name and name:sub(-4) == ".cfg" and type(durl) == "string" then files[#files + 1] = { name = name, url = durl } end
   end
+  if #files == 0 then fail(("Error: config listing %s: no .cfg files listed"):format(url), 1) end
   tmpdir = assert(fs.tempdir("gf-regression-"))
   local _, fails = task.map(files, function(f)
     local r, err = http.get(f.url, { headers = { ["User-Agent"] = "gfhost-regression" }, timeout = 120 })
@@ -99,11 +102,11 @@ local function fetch_listing(url)
     log.error("config download failed", { file = f.item.name, error = tostring(f.error) })
   end
   log.info("configs downloaded", { files = #files - #fails, failed = #fails, dir = tmpdir })
-  return tmpdir
+  return tmpdir, fails
 end
 
-local dir = opts.configs
-if dir:match("^https?://") then dir = fetch_listing(dir) end
+local dir, not_downloaded = opts.configs, {}
+if dir:match("^https?://") then dir, not_downloaded = fetch_listing(dir) end
 local names, lerr = fs.list(dir)
 if not names then fail("Error: " .. lerr, 2) end
 -- }}}
@@ -161,8 +164,10 @@ if opts.list then
   for _, c in ipairs(selected) do line("  " .. c.name) end
   line(("Excluded: %d"):format(#excluded))
   for _, e in ipairs(excluded) do line(("  %s: %s"):format(e.name, e.reason)) end
+  for _, f in ipairs(not_downloaded) do line(("Not downloaded: %s: %s"):format(f.item.name, tostring(f.error))) end
   io.stdout:write(table.concat(out, "\n"), "\n")
   if tmpdir then fs.remove_tree(tmpdir) end
+  if #not_downloaded > 0 then fail(("regression: %d configs could not be downloaded"):format(#not_downloaded), 1) end
   return 0
 end
 
@@ -211,10 +216,12 @@ if #excluded > 0 then
   line("Excluded:")
   for _, e in ipairs(excluded) do line(("  %s: %s"):format(e.name, e.reason)) end
 end
+for _, f in ipairs(not_downloaded) do line(("Not downloaded: %s: %s"):format(f.item.name, tostring(f.error))) end
 io.stdout:write(table.concat(out, "\n"), "\n")
 io.stdout:flush()
 -- }}}
 
 if tmpdir then fs.remove_tree(tmpdir) end
 if failed > 0 then fail(("regression: %d of %d collections failed"):format(failed, #results), 1) end
+if #not_downloaded > 0 then fail(("regression: %d configs could not be downloaded"):format(#not_downloaded), 1) end
 return 0

@@ -4,12 +4,11 @@ local paths = require("spec.support.paths")
 
 local M = {}
 
---- Start the server with extra arguments (e.g. "--granules 45"); returns port, pid.
-function M.start(tmp, extra)
+-- Start `python3 <root>/spec/support/<script> <args> --port-file F`; returns port, pid.
+local function start_python(script, tmp, args)
   local pf = tmp .. "/port" .. tostring(math.random(1e9))
-  os.execute(("python3 %s/spec/support/cmr_server.py --page %s/cmr/uat_modis_t_page.json "
-    .. "--port-file %s %s >/dev/null 2>&1 & echo $! > %s.pid")
-    :format(paths.root, paths.fixtures, pf, extra or "", pf))
+  os.execute(("python3 %s/spec/support/%s %s --port-file %s >/dev/null 2>&1 & echo $! > %s.pid")
+    :format(paths.root, script, args, pf, pf))
   for _ = 1, 100 do
     local f = io.open(pf)
     if f then
@@ -22,7 +21,19 @@ function M.start(tmp, extra)
     end
     os.execute("sleep 0.05")
   end
-  error("cmr_server did not start")
+  error(script .. " did not start")
+end
+
+--- Start the CMR server with extra arguments (e.g. "--granules 45"); returns port, pid.
+function M.start(tmp, extra)
+  return start_python("cmr_server.py", tmp, ("--page %s/cmr/uat_modis_t_page.json %s"):format(paths.fixtures,
+    extra or ""))
+end
+
+--- Start spec/support/listing_server.py over `dir` (a GitHub-contents-style listing of its
+--- files); `extra` e.g. "--missing X.cfg". Returns port, pid.
+function M.start_listing(tmp, dir, extra)
+  return start_python("listing_server.py", tmp, ("--dir '%s' %s"):format(dir, extra or ""))
 end
 
 local function quote(a) return "'" .. a:gsub("'", "'\\''") .. "'" end

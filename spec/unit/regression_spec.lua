@@ -151,6 +151,85 @@ describe("regression #unit", function()
     assert.equal(5, n)
   end)
 
+  describe("configs from a listing URL", function()
+    local lport, lpid, lport2, lpid2
+    setup(function()
+      local d = config_dir(tmp, "listed", { ["MODIS_A-JPL-L2P-v2019.0"] = "MODIS_A-JPL-L2P-v2019.0",
+        ["MODIS_T-JPL-L2P-v2019.0"] = "MODIS_T-JPL-L2P-v2019.0", ["AVHRR19_G-NAVO-L2P-v1.0"] = "AVHRR19_G-NAVO-L2P-v1.0" })
+      lport, lpid = cmr.start_listing(tmp, d)
+      lport2, lpid2 = cmr.start_listing(tmp, d, "--missing GONE-v1.cfg")
+    end)
+    teardown(function()
+      os.execute("kill " .. lpid .. " " .. lpid2)
+    end)
+
+    local function listing_requests(p)
+      local h = io.popen(("curl -s http://127.0.0.1:%d/_requests"):format(p))
+      local t = h:read("a")
+      h:close()
+      return json.decode(t)
+    end
+
+    it("downloads the .cfg files of a GitHub-contents listing (files only) and backfills them", function()
+      local url = ("http://127.0.0.1:%d/contents"):format(lport)
+      local code, out, err = run(tmp, { "--backfill_config", yaml, "--configs", url, "--list" })
+      assert.equal(0, code, err)
+      assert.matches("^forge 2, tig 3, forge%-py 1, unreadable 0\n", out)
+      assert.matches("\nSelected %(all%): 3\n", out)
+      local reqs = listing_requests(lport)
+      assert.equal("/contents", reqs[1].path)
+      assert.equal("application/vnd.github+json", reqs[1].accept)
+      assert.equal("gfhost-regression", reqs[1].user_agent)
+      local raw = {}
+      for i = 2, #reqs do raw[#raw + 1] = reqs[i].path end
+      table.sort(raw)
+      -- never the README or the "dir" entry
+      assert.same({ "/raw/AVHRR19_G-NAVO-L2P-v1.0.cfg", "/raw/MODIS_A-JPL-L2P-v2019.0.cfg",
+        "/raw/MODIS_T-JPL-L2P-v2019.0.cfg" }, raw)
+
+      code, out, err = run(tmp, { "--backfill_config", yaml, "--configs", url, "--type", "tig", "--preview",
+        "--", "--page-limit", "1" })
+      assert.equal(0, code, err)
+      assert.matches("\nRegression %(tig%): 3 collections, 0 failed, 0 excluded %(preview%)\n", out)
+      assert.same({ "MODIS_T-JPL-L2P-v2019.0", "tig", "ok", "5" }, { table.unpack(row(out, "MODIS_T-JPL-L2P-v2019.0"), 1, 4) })
+    end)
+
+    it("reads a listing of plain names relative to the listing URL", function()
+      local code, out, err = run(tmp, { "--backfill_config", yaml, "--configs",
+        ("http://127.0.0.1:%d/names"):format(lport), "--list", "--type", "forge-py" })
+      assert.equal(0, code, err)
+      assert.matches("\nSelected %(forge%-py%): 1\n  AVHRR19_G%-NAVO%-L2P%-v1%.0\n", out)
+    end)
+
+    it("a config that cannot be downloaded is named, the others still run, and the exit is 1", function()
+      local code, out, err = run(tmp, { "--backfill_config", yaml, "--configs",
+        ("http://127.0.0.1:%d/contents"):format(lport2), "--type", "tig", "--preview", "--", "--page-limit", "1" })
+      assert.equal(1, code, err)
+      assert.matches("\nRegression %(tig%): 3 collections, 0 failed, 0 excluded %(preview%)\n", out)
+      assert.matches("\nNot downloaded: GONE%-v1%.cfg: status 404\n", out)
+      assert.matches("gfhost: regression: 1 configs could not be downloaded\n", err)
+    end)
+
+    it("a listing that is not there, or not a JSON array, is an error naming the URL", function()
+      local url = ("http://127.0.0.1:%d/nope"):format(lport)
+      local code, out, err = run(tmp, { "--backfill_config", yaml, "--configs", url, "--list" })
+      assert.equal(1, code)
+      assert.equal("", out)
+      assert.matches("Error: config listing " .. url:gsub("%p", "%%%0") .. ": status 404", err)
+      url = ("http://127.0.0.1:%d/raw/MODIS_A-JPL-L2P-v2019.0.cfg"):format(lport)
+      code, _, err = run(tmp, { "--backfill_config", yaml, "--configs", url, "--list" })
+      assert.equal(1, code)
+      assert.matches("Error: config listing " .. url:gsub("%p", "%%%0") .. ": not a JSON array", err)
+      url = ("http://127.0.0.1:%d/_requests"):format(lport)
+      code, _, err = run(tmp, { "--backfill_config", yaml, "--configs", url, "--list" })
+      assert.equal(1, code)
+      assert.matches("Error: config listing " .. url:gsub("%p", "%%%0") .. ": no .cfg files listed", err)
+      code, _, err = run(tmp, { "--backfill_config", yaml, "--configs", "http://127.0.0.1:1/contents", "--list" })
+      assert.equal(1, code)
+      assert.matches("Error: config listing: ", err)
+    end)
+  end)
+
   it("a missing --backfill_config is a usage error", function()
     local code, out, err = run(tmp, { "--configs", fx .. "/forge-tig", "--list" })
     assert.equal(2, code)
