@@ -50,7 +50,7 @@ function M.main(name, ...)
   end
   if opts.concurrency < 1 then host.fail("--concurrency must be at least 1", 2) end
   local params = M.parse_params(opts.param)
-  local store, serr = require("gf.flow.store").sqlite(opts.state)
+  local store, serr = require("gf.flow.store").open(opts.state)
   if not store then host.fail(serr) end
   local summary = require("gf.flow.runner").run(wf, { params = params, run_id = opts.run_id,
     store = store, concurrency = opts.concurrency, rerun_failed = opts.rerun_failed })
@@ -84,10 +84,10 @@ function M.task_main(...)
   local params = M.parse_params(opts.param)
   local runner = require("gf.flow.runner")
   local run_id = opts.run_id or runner.default_run_id(wf, params)
-  local store, serr = require("gf.flow.store").sqlite(opts.state)
+  local store, serr = require("gf.flow.store").open(opts.state)
   if not store then host.fail(serr) end
   if opts.check then
-    local states = store:load(run_id)
+    local states = require("gf.flow.store").states(store, run_id)
     local nodes = runner.plan(wf, params, states)
     local bad = 0
     for _, n in ipairs(nodes) do

@@ -30,7 +30,7 @@ end
 --- Run what the per-item tasks need, until every node is known.
 local function plan_fully(wf, runner, store, opts)
   for _ = 1, #wf.order + 1 do
-    local states = store:load(opts.run_id)
+    local states = require("gf.flow.store").states(store, opts.run_id)
     local nodes, pending = runner.plan(wf, opts.params, states)
     if #pending == 0 then return nodes end
     local need = {}
@@ -61,7 +61,7 @@ function M.write(wf, opts)
   local store = opts.store
   local nodes, err = plan_fully(wf, runner, store, opts)
   if not nodes then return nil, err, "invalid_input" end
-  local states = store:load(opts.run_id)
+  local states = require("gf.flow.store").states(store, opts.run_id)
   assert(fs.mkdir_p(opts.out .. "/logs"))
   local names, by_task = {}, {}
   for i, n in ipairs(nodes) do
@@ -158,7 +158,7 @@ function M.main(...)
   local run_id = opts.run_id or require("gf.flow.runner").default_run_id(wf, params)
   local state = opts.state
   if state:sub(1, 1) ~= "/" then state = (os.getenv("PWD") or ".") .. "/" .. state end
-  local store, serr = require("gf.flow.store").sqlite(state)
+  local store, serr = require("gf.flow.store").open(state)
   if not store then host.fail(serr) end
   local path, n = M.write(wf, { out = opts.out, run_id = run_id, params = params, state = state,
     gfhost = host.exe(), store = store })

@@ -3,7 +3,7 @@
 -- run(wf, opts) -> summary
 --   opts.params        the run's parameters (ctx.params)
 --   opts.run_id        default: "<workflow>" plus a digest of the params
---   opts.store         node-state store (default: gf.flow.store.memory()); see gf.flow.store
+--   opts.store         a gf.state store for node states (default: gf.flow.store.memory())
 --   opts.concurrency   nodes running at once (default 8)
 --   opts.rerun_failed  give failed nodes fresh attempts (default: keep them failed)
 --   opts.progress      a gf.progress-like object or false (default: a new gf.progress)
@@ -16,6 +16,7 @@
 -- or completed. summary = {run_id=, completed=, failed=, skipped=, interrupted=, reused=,
 -- nodes = {id -> {status=, error=, attempts=}}, ok = (nothing failed or interrupted)}.
 local task = require("gf.task")
+local store_mod = require("gf.flow.store")
 
 local M = {}
 
@@ -58,9 +59,9 @@ end
 function M.run(wf, opts)
   opts = opts or {}
   wf:validate()
-  local store = opts.store or require("gf.flow.store").memory()
+  local store = opts.store or store_mod.memory()
   local run_id = opts.run_id or default_run_id(wf, opts.params)
-  local previous = store:load(run_id) or {}
+  local previous = store_mod.states(store, run_id)
   local sem = task.semaphore(opts.concurrency or 8)
   local sleep = opts.sleep or task.sleep
   local log = opts.log or logger()
@@ -70,9 +71,8 @@ function M.run(wf, opts)
   local total = 0
 
   local function record(node_id, rec)
-    rec.updated = os.time()
     nodes[node_id] = rec
-    store:save(run_id, node_id, rec)
+    store_mod.save(store, run_id, node_id, rec)
   end
 
   local function add_total(n)
@@ -300,49 +300,130 @@ function M.plan(wf, params, states)
   return nodes, pending
 end
 
+-- Resolve a node id to its task and item key.
+local function task_of(wf, node_id)
+  local name, key = node_id:match("^(.-)%[(.*)%]$")
+  name = name or node_id
+  local t = wf.tasks[name] or (wf.final_task and wf.final_task.name == name and wf.final_task)
+  return t, name, key
+end
+M.task_of = task_of
+
+-- Is a running record's lease held by someone else and still live? -> seconds left
+local function lease_left(rec, worker, now)
+  local o = rec and rec.status == "running" and type(rec.output) == "table" and rec.output
+  if not o or o.worker == worker or type(o.lease_until) ~= "number" then return nil end
+  local left = o.lease_until - now
+  if left > 0 then return left end
+  return nil
+end
+
+--- Claim a node for one worker, inside one state transaction (atomic on SQLite):
+---   "completed", rec            already completed: nothing to run
+---   "busy", seconds_left        another worker's lease on it is live
+---   "exhausted", rec            failed with no attempts left (max_attempts)
+---   "claimed", attempt          recorded as running, output = {worker=, lease_until=}
+function M.claim(store, run_id, node_id, lease)
+  local now = lease.now()
+  return store:transaction(function(s)
+    local rec, gmsg, gcode = s:get_node(run_id, node_id)
+    if not rec and gcode ~= "not_found" then return nil, gmsg, gcode end
+    if rec and rec.status == "completed" then return "completed", rec end
+    local left = lease_left(rec, lease.worker, now)
+    if left then return "busy", left end
+    local attempts = rec and rec.attempts or 0
+    if rec and rec.status == "failed" and lease.max_attempts and attempts >= lease.max_attempts then
+      return "exhausted", rec
+    end
+    local ok, msg, code = s:put_node(run_id, node_id, { status = "running", attempts = attempts + 1,
+      output = { worker = lease.worker, lease_until = now + lease.seconds } })
+    if not ok then return nil, msg, code end
+    return "claimed", attempts + 1
+  end)
+end
+
+--- Extend a claimed node's lease; false when the node is no longer running under this worker.
+function M.renew(store, run_id, node_id, lease)
+  local now = lease.now()
+  return store:transaction(function(s)
+    local rec = s:get_node(run_id, node_id)
+    if not rec or rec.status ~= "running" or type(rec.output) ~= "table"
+        or rec.output.worker ~= lease.worker then
+      return false
+    end
+    local ok, msg, code = s:put_node(run_id, node_id, { status = "running", attempts = rec.attempts,
+      output = { worker = lease.worker, lease_until = now + lease.seconds } })
+    if not ok then return nil, msg, code end
+    return true
+  end)
+end
+
+-- The argument a node's run function gets: the final node's outcomes, an item, or nil.
+local function node_arg(wf, t, name, key, node_id, states, outputs, opts)
+  if t.final then
+    local arg = {}
+    for id, rec in pairs(states) do
+      if id ~= node_id then arg[id] = { status = rec.status, error = rec.error, attempts = rec.attempts } end
+    end
+    return arg
+  end
+  for _, dep in ipairs(t.after) do
+    if outputs[dep] == nil then
+      return nil, ("node %s: upstream task '%s' has not completed"):format(node_id, dep), "conflict"
+    end
+  end
+  if not t.foreach then return false end
+  if not key then
+    return nil, ("node %s: task '%s' runs per item: name the item as %s[key]"):format(node_id,
+      name, name), "invalid_input"
+  end
+  if opts.has_item then return opts.item end
+  local items = t.foreach({ workflow = wf.name, params = opts.params or {}, output = outputs,
+    node = name, attempt = 1 })
+  for i, item in ipairs(items) do
+    if tostring(t.key and t.key(item, i) or i) == key then return item end
+  end
+  return nil, ("node %s: no item with key '%s'"):format(node_id, key), "not_found"
+end
+
 --- Run one node once (no retries: the caller's engine retries) and record its state.
---- Returns status ("completed" | "failed" | "skipped"), value, and the record.
+--- Returns status ("completed" | "failed" | "interrupted"), value (output or error), the
+--- record, and true when a completed node was reused instead of run; nil, msg, code when the
+--- node cannot run (unknown, upstream not completed). opts: store, run_id, params, log,
+--- item (with has_item = true: the item, instead of expanding the task's foreach again),
+--- lease = {worker=, seconds=, now=, max_attempts=} (claim first, see M.claim: may return
+--- "busy", seconds_left or "exhausted", rec), states (preloaded node states).
 function M.run_one(wf, node_id, opts)
   opts = opts or {}
   local store = opts.store
   local run_id = opts.run_id or default_run_id(wf, opts.params)
-  local states = store:load(run_id) or {}
   local params = opts.params or {}
-  local name, key = node_id:match("^(.-)%[(.*)%]$")
-  name = name or node_id
-  local t = wf.tasks[name] or (wf.final_task and wf.final_task.name == name and wf.final_task)
+  local t, name, key = task_of(wf, node_id)
   if not t then return nil, ("workflow %s has no task '%s'"):format(wf.name, name), "invalid_input" end
-  if states[node_id] and states[node_id].status == "completed" and not t.final then
-    return "completed", states[node_id].output, states[node_id]
+  local states = opts.states or store_mod.states(store, run_id)
+  local done = states[node_id]
+  if done and done.status == "completed" and not t.final and not opts.lease then
+    return "completed", done.output, done, true
   end
   local outputs = outputs_from(wf, states)
-  local arg
-  if t.final then
-    arg = {}
-    for id, rec in pairs(states) do
-      if id ~= node_id then arg[id] = { status = rec.status, error = rec.error, attempts = rec.attempts } end
+  local arg, msg, code = node_arg(wf, t, name, key, node_id, states, outputs, opts)
+  if arg == nil then return nil, msg, code end
+  if arg == false then arg = nil end
+  local attempt
+  if opts.lease then
+    local got, a, c = M.claim(store, run_id, node_id, opts.lease)
+    if got ~= "claimed" then
+      if got == nil then return nil, a, c end
+      if got == "completed" then return "completed", a.output, a, true end
+      return got, a
     end
+    attempt = a
   else
-    for _, dep in ipairs(t.after) do
-      if outputs[dep] == nil then
-        return nil, ("node %s: upstream task '%s' has not completed"):format(node_id, dep), "conflict"
-      end
-    end
-    if t.foreach then
-      if not key then return nil, ("node %s: task '%s' runs per item: name the item as %s[key]")
-        :format(node_id, name, name), "invalid_input" end
-      local items = t.foreach({ workflow = wf.name, params = params, output = outputs, node = name, attempt = 1 })
-      for i, item in ipairs(items) do
-        if tostring(t.key and t.key(item, i) or i) == key then arg = item break end
-      end
-      if arg == nil then return nil, ("node %s: no item with key '%s'"):format(node_id, key), "not_found" end
-    end
+    attempt = (done and done.attempts or 0) + 1
+    store_mod.save(store, run_id, node_id, { status = "running", attempts = attempt })
   end
-  local prev = states[node_id]
-  local attempt = (prev and prev.attempts or 0) + 1
   local ctx = { workflow = wf.name, run_id = run_id, params = params, output = outputs,
     node = node_id, attempt = attempt, log = opts.log or logger() }
-  store:save(run_id, node_id, { status = "running", attempts = attempt, updated = os.time() })
   local r
   if t.timeout then
     r = table.pack(task.timeout(t.timeout, t.run, ctx, arg))
@@ -352,14 +433,15 @@ function M.run_one(wf, node_id, opts)
   end
   local rec
   if r[1] then
-    rec = { status = "completed", attempts = attempt, output = r[2], updated = os.time() }
+    rec = { status = "completed", attempts = attempt, output = r[2] }
   elseif task.interrupted() then
-    rec = { status = "interrupted", attempts = attempt, error = err_text(r[2]), updated = os.time() }
+    rec = { status = "interrupted", attempts = attempt, error = err_text(r[2]) }
   else
-    rec = { status = "failed", attempts = attempt, error = err_text(r[2]), updated = os.time() }
+    rec = { status = "failed", attempts = attempt, error = err_text(r[2]) }
   end
-  store:save(run_id, node_id, rec)
-  return rec.status, rec.output or rec.error, rec
+  store_mod.save(store, run_id, node_id, rec)
+  if rec.status == "completed" then return "completed", rec.output, rec end
+  return rec.status, rec.error, rec
 end
 
 -- }======

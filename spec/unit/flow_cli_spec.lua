@@ -2,7 +2,7 @@
 local paths = require("spec.support.paths")
 local run = require("spec.support.run")
 local fs = require("gf.fs")
-local sqlite = require("gf.sqlite")
+local state = require("gf.state")
 
 local WF = [[
 local flow = require("gf.flow")
@@ -38,12 +38,12 @@ describe("gfhost run <workflow> #unit", function()
   after_each(function() fs.remove_tree(dir) end)
 
   local function states()
-    local d = assert(sqlite.open(db))
+    local st = assert(state.open({ path = db }))
     local out = {}
-    for _, r in ipairs(assert(d:query("SELECT node, status, attempts FROM flow_nodes WHERE run_id = 'r'"))) do
+    for _, r in ipairs(assert(st:list_nodes("r"))) do
       out[r.node] = r.status
     end
-    d:close()
+    st:close()
     return out
   end
 
