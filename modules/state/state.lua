@@ -1,9 +1,16 @@
 --- gf.state: payload state with Cirrus semantics, and workflow node state, over a backend.
 --
 -- open(opts) -> store | nil, msg, code
---     opts.backend   "sqlite" (default) or a backend object (see "Backends" below)
+--     opts.backend   "sqlite" (default), "dynamodb" or a backend object (see "Backends" below)
 --     opts.path      the SQLite file (required for "sqlite"); opts.busy_timeout_ms (5000) and
 --                    opts.synchronous ("normal") are passed to gf.sqlite.open
+--     opts.table     the DynamoDB table with the cirrus schema (required for "dynamodb");
+--                    opts.endpoint, opts.region, opts.credentials, opts.profile make the
+--                    gf.awsjson client (or give opts.client); opts.nodes_table puts node records
+--                    in a second table; opts.create = true creates missing tables;
+--                    opts.match_succeeded = false stops COMPLETED queries from also reading
+--                    cirrus v2's SUCCEEDED_ records. See gf.state.dynamodb.
+--                    Passing an option another backend uses raises.
 --     opts.clock     function() -> epoch seconds (float); default gf.time.now (else the
 --                    backend's clock)
 --
@@ -473,7 +480,16 @@ Store.__close = Store.close
 Store.__gc = Store.close
 
 local OPEN_FIELDS = { backend = true, path = "string", clock = "function",
-  busy_timeout_ms = "number", synchronous = "string" }
+  busy_timeout_ms = "number", synchronous = "string",
+  table = "string", nodes_table = "string", endpoint = "string", region = "string",
+  credentials = "table", profile = "string", client = "table", create = "boolean",
+  match_succeeded = "boolean" }
+-- The options each named backend reads (backend and clock are common).
+local BACKEND_FIELDS = {
+  sqlite = { path = true, busy_timeout_ms = true, synchronous = true },
+  dynamodb = { table = true, nodes_table = true, endpoint = true, region = true,
+    credentials = true, profile = true, client = true, create = true, match_succeeded = true },
+}
 
 function M.open(opts)
   if type(opts) ~= "table" then error("bad argument #1 to 'open' (table expected)", 2) end
@@ -485,10 +501,22 @@ function M.open(opts)
     end
   end
   local backend = opts.backend or "sqlite"
+  local fields = BACKEND_FIELDS[backend]
+  if fields then
+    for k in pairs(opts) do
+      if k ~= "backend" and k ~= "clock" and not fields[k] then
+        error(("state.open: option '%s' is not used by the %s backend"):format(k, backend), 2)
+      end
+    end
+  end
   if backend == "sqlite" then
     if not opts.path then error("state.open: path is required for the sqlite backend", 2) end
     local msg, code
     backend, msg, code = require("gf.state.sqlite").open(opts)
+    if not backend then return nil, msg, code end
+  elseif backend == "dynamodb" then
+    local msg, code
+    backend, msg, code = require("gf.state.dynamodb").open(opts)
     if not backend then return nil, msg, code end
   elseif type(backend) ~= "table" then
     error(("state.open: unknown backend %q"):format(tostring(backend)), 2)
