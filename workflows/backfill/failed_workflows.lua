@@ -18,7 +18,8 @@
 --     ({"errorMessage":..,"errorType":..,"stackTrace":..}); it is what gets compared.
 -- normalize(text, {granule_id =, collection =}) -> pattern
 --   masks the variable parts: the record's own granule id and collection, ARNs, URLs, UUIDs,
---   long identifiers (>= 20 of [%w._-] with a digit), hex runs (>= 8 with a digit), numbers
+--   long identifiers (>= 20 of [%w._-] with a digit, not all hex), hex words (>= 8 with a digit),
+--   numbers (every digit run, also inside words: md5 -> md<n>)
 -- tokens(pattern) -> list of lower-case words ([%w_<>]+; punctuation dropped; at most 200)
 -- similarity(a, b) -> 0..1       token lists: 1 - levenshtein(a, b) / max(#a, #b)  (both empty: 1)
 -- group(records, {threshold = 0.7}) -> groups
@@ -37,6 +38,10 @@ local M = {}
 M.THRESHOLD = 0.7
 M.MAX_TOKENS = 200
 M.RULE = ("#"):rep(61)
+
+local function argcheck(cond, n, fname, msg)
+  if not cond then error(("bad argument #%d to '%s' (%s)"):format(n, fname, msg), 3) end
+end
 
 local function str(v)
   if type(v) == "string" and v ~= "" then return v end
@@ -92,6 +97,8 @@ local function lambda_error(text)
 end
 
 function M.record(ex, s)
+  argcheck(ex == nil or type(ex) == "table", 1, "record", "table expected, got " .. type(ex))
+  argcheck(getmetatable(s) == Scanner, 2, "record", "scanner expected")
   ex = ex or {}
   local r = {
     execution_arn = ex.executionArn, name = ex.name,
@@ -155,7 +162,9 @@ local function plain(s)
 end
 
 function M.normalize(text, ctx)
-  local s = tostring(text or "")
+  argcheck(text == nil or type(text) == "string", 1, "normalize", "string expected, got " .. type(text))
+  argcheck(ctx == nil or type(ctx) == "table", 2, "normalize", "table expected, got " .. type(ctx))
+  local s = text or ""
   ctx = ctx or {}
   -- the record's own granule id and collection first: they hold digits the masks below would split
   if str(ctx.granule_id) and #ctx.granule_id >= 3 then s = s:gsub(plain(ctx.granule_id), "<granule>") end
@@ -164,7 +173,7 @@ function M.normalize(text, ctx)
   s = s:gsub("%a[%w+.%-]*://[^%s\"',;)%]}]+", "<url>")
   s = s:gsub(UUID, "<uuid>")
   s = s:gsub("[%w._%-]+", function(w)
-    if #w >= 20 and w:find("%d") then return "<id>" end
+    if #w >= 20 and w:find("%d") and w:find("[^%x]") then return "<id>" end
   end)
   s = s:gsub("%f[%w]%x+%f[^%w]", function(w)
     if #w >= 8 and w:find("%d") then return "<hex>" end
@@ -175,8 +184,9 @@ function M.normalize(text, ctx)
 end
 
 function M.tokens(pattern)
+  argcheck(type(pattern) == "string", 1, "tokens", "string expected, got " .. type(pattern))
   local out = {}
-  for w in tostring(pattern):lower():gmatch("[%w_<>]+") do
+  for w in pattern:lower():gmatch("[%w_<>]+") do
     out[#out + 1] = w
     if #out >= M.MAX_TOKENS then break end
   end
@@ -208,15 +218,22 @@ end
 M.levenshtein = levenshtein
 
 function M.similarity(a, b)
+  argcheck(type(a) == "table", 1, "similarity", "table expected, got " .. type(a))
+  argcheck(type(b) == "table", 2, "similarity", "table expected, got " .. type(b))
   local n = math.max(#a, #b)
   if n == 0 then return 1.0 end
   return 1.0 - levenshtein(a, b) / n
 end
 
 function M.group(records, opts)
+  argcheck(type(records) == "table", 1, "group", "table expected, got " .. type(records))
+  argcheck(opts == nil or type(opts) == "table", 2, "group", "table expected, got " .. type(opts))
   local threshold = (opts and opts.threshold) or M.THRESHOLD
+  argcheck(type(threshold) == "number" and threshold >= 0 and threshold <= 1, 2, "group",
+    "threshold must be a number from 0 to 1")
   local groups, by_pattern = {}, {}
   for i, r in ipairs(records) do
+    argcheck(type(r) == "table", 1, "group", ("record %d is a %s, not a table"):format(i, type(r)))
     local pat = M.normalize(r.message, r)
     local g = by_pattern[pat]
     if not g then
@@ -266,6 +283,7 @@ local function py(v)
 end
 
 function M.text_lines(groups)
+  argcheck(type(groups) == "table", 1, "text_lines", "table expected, got " .. type(groups))
   local out = { ("Number of unique errors found: %d"):format(#groups) }
   for _, g in ipairs(groups) do
     local r = g.first
