@@ -2,10 +2,17 @@
 # gf.state transitions per second on SQLite: claim -> processing -> completed for N payloads
 # (3 N conditional transitions, each its own transaction), against python3's sqlite3 module
 # running the same three SQL statements on the same SQLite settings (WAL, synchronous=NORMAL).
-# usage: [RUNS=5] bench/state_bench.sh [N (default 10000)] [GFHOST (default build/gfhost)]
+# Then the same loop on the DynamoDB backend against dynalite (DDB_ENDPOINT, default
+# http://127.0.0.1:19002; DDB_N payloads, default 1000), against boto3 issuing cirrus' three
+# UpdateItem calls (statedb.py's expressions and conditions) on the same server.
+# usage: [RUNS=5] [DDB_N=1000] [DDB_ENDPOINT=url|""] bench/state_bench.sh [N (default 10000)]
+#        [GFHOST (default build/gfhost)]
 # Prints the median over RUNS of transitions/s (wall) for gfhost (synchronous NORMAL and FULL)
 # and python3, transitions per CPU-second, and the ratios gfhost / python3 (above 1: gfhost is
 # faster). The disk dominates the wall figures; the CPU figures show the binding's own cost.
+# For DynamoDB: gfhost and boto3 transitions/s, gfhost / boto3, and SQLite / DynamoDB (how many
+# times faster the local file is than one DynamoDB request per transition). DDB_ENDPOINT=""
+# skips DynamoDB; so does an endpoint that does not answer.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -74,6 +81,76 @@ for i in range(1, n + 1):
 print("%.0f" % (3 * n / (time.monotonic() - t0)))
 EOF
 
+cat >"$tmp/ddb.lua" <<'EOF'
+local state = require("gf.state")
+local dynamodb = require("gf.state.dynamodb")
+local awsjson = require("gf.awsjson")
+local time = require("gf.time")
+local n, endpoint, name = tonumber(os.getenv("N")), os.getenv("DDB_ENDPOINT"), os.getenv("TABLE")
+local client = awsjson.client({ service = "dynamodb", endpoint = endpoint, region = "us-east-1",
+  credentials = { access_key = "test", secret_key = "test" } })
+assert(dynamodb.create_table(client, name))
+local store = assert(state.open({ backend = "dynamodb", table = name, client = client }))
+local ids = {}
+for i = 1, n do ids[i] = ("bench-collection/workflow-bench/item-%06d"):format(i) end
+local t0 = time.monotonic()
+for i = 1, n do
+  local id = ids[i]
+  assert(store:claim(id, "exec-" .. i))
+  assert(store:set_processing(id))
+  assert(store:set_completed(id, { "s3://out/" .. i .. ".json" }))
+end
+local dt = time.monotonic() - t0
+assert(store:count({ collections_workflow = "bench-collection_bench", state = "COMPLETED" }) == n)
+print(("%.0f"):format(3 * n / dt))
+store:close()
+assert(dynamodb.delete_table(client, name))
+EOF
+
+cat >"$tmp/ddb.py" <<'EOF'
+import json, os, time
+from datetime import datetime, timezone
+import boto3
+n, name = int(os.environ["N"]), os.environ["TABLE"]
+ddb = boto3.client("dynamodb", endpoint_url=os.environ["DDB_ENDPOINT"], region_name="us-east-1",
+                   aws_access_key_id="test", aws_secret_access_key="test")
+with open(os.environ["SCHEMA"]) as f:
+    schema = json.load(f)
+schema["TableName"] = name
+ddb.create_table(**schema)
+ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1})
+now = lambda: datetime.now(timezone.utc).isoformat()
+t0 = time.monotonic()
+for i in range(1, n + 1):
+    key = {"collections_workflow": {"S": "bench-collection_bench"},
+           "itemids": {"S": "item-%06d" % i}}
+    t = now()
+    ddb.update_item(TableName=name, Key=key,
+        UpdateExpression="SET #cr = if_not_exists(#cr, :now), #su = :su, #up = :now, "
+        "#ca = :now, #ex = list_append(if_not_exists(#ex, :empty), :exec) REMOVE #le, #out",
+        ConditionExpression="NOT (begins_with(#su, :proc) OR begins_with(#su, :cl))",
+        ExpressionAttributeNames={"#su": "state_updated", "#up": "updated", "#cr": "created",
+            "#ca": "claimed_at", "#ex": "executions", "#le": "last_error", "#out": "outputs"},
+        ExpressionAttributeValues={":now": {"S": t}, ":su": {"S": "CLAIMED_" + t},
+            ":empty": {"L": []}, ":exec": {"L": [{"S": "exec-%d" % i}]},
+            ":proc": {"S": "PROCESSING"}, ":cl": {"S": "CLAIMED"}})
+    t = now()
+    ddb.update_item(TableName=name, Key=key, UpdateExpression="SET #su = :su, #up = :now",
+        ConditionExpression="begins_with(#su, :cl)",
+        ExpressionAttributeNames={"#su": "state_updated", "#up": "updated"},
+        ExpressionAttributeValues={":now": {"S": t}, ":su": {"S": "PROCESSING_" + t},
+            ":cl": {"S": "CLAIMED"}})
+    t = now()
+    ddb.update_item(TableName=name, Key=key,
+        UpdateExpression="SET #su = :su, #up = :now, #cr = if_not_exists(#cr, :now), #out = :out",
+        ExpressionAttributeNames={"#su": "state_updated", "#up": "updated", "#cr": "created",
+            "#out": "outputs"},
+        ExpressionAttributeValues={":now": {"S": t}, ":su": {"S": "COMPLETED_" + t},
+            ":out": {"L": [{"S": "s3://out/%d.json" % i}]}})
+print("%.0f" % (3 * n / (time.monotonic() - t0)))
+ddb.delete_table(TableName=name)
+EOF
+
 cd "$root"
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 : >"$tmp/normal" && : >"$tmp/full" && : >"$tmp/py"
@@ -104,3 +181,37 @@ gc=$(median <"$tmp/normal.cpu")
 pc=$(median <"$tmp/py.cpu")
 echo "per CPU-second (user+sys): gfhost NORMAL $gc, python3 $pc transitions"
 awk -v a="$gc" -v b="$pc" 'BEGIN { printf "ratio gfhost / python3 (NORMAL, CPU): %.2f\n", a / b }'
+
+ddb_n=${DDB_N:-1000}
+ddb_endpoint=${DDB_ENDPOINT-http://127.0.0.1:19002}
+if [ -z "$ddb_endpoint" ]; then
+  echo "DynamoDB: skipped (DDB_ENDPOINT is empty)"
+  exit 0
+fi
+if ! curl -s -o /dev/null -m 5 "$ddb_endpoint"; then
+  echo "DynamoDB: skipped ($ddb_endpoint does not answer)"
+  exit 0
+fi
+schema=${GF_FIXTURES:-$root/../shared/fixtures}/cirrus/statedb-schema.json
+py_ddb=""
+if python3 -c "import boto3" 2>/dev/null && [ -f "$schema" ]; then py_ddb=1; fi
+: >"$tmp/ddb" && : >"$tmp/ddbpy"
+for r in $(seq "$runs"); do
+  TABLE="gfbench-state-$$-$r" N=$ddb_n DDB_ENDPOINT=$ddb_endpoint \
+    "$gfhost" run "$tmp/ddb.lua" >>"$tmp/ddb"
+  if [ -n "$py_ddb" ]; then
+    TABLE="gfbench-state-py-$$-$r" N=$ddb_n DDB_ENDPOINT=$ddb_endpoint SCHEMA=$schema \
+      python3 "$tmp/ddb.py" >>"$tmp/ddbpy"
+  fi
+done
+ddb=$(median <"$tmp/ddb")
+echo "DynamoDB on $ddb_endpoint: $ddb_n payloads, $((3 * ddb_n)) transitions, one request each"
+echo "gfhost gf.state dynamodb:                     $ddb   (runs: $(tr '\n' ' ' <"$tmp/ddb"))"
+if [ -n "$py_ddb" ]; then
+  ddbpy=$(median <"$tmp/ddbpy")
+  echo "python3 boto3, cirrus' three UpdateItem calls: $ddbpy   (runs: $(tr '\n' ' ' <"$tmp/ddbpy"))"
+  awk -v a="$ddb" -v b="$ddbpy" \
+    'BEGIN { printf "ratio gfhost / boto3 (DynamoDB, wall): %.2f\n", a / b }'
+fi
+awk -v a="$gf_normal" -v b="$ddb" \
+  'BEGIN { printf "ratio SQLite / DynamoDB (gfhost, NORMAL, wall): %.1f\n", a / b }'

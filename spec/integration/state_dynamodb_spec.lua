@@ -289,6 +289,35 @@ describe("gf.state #integration (dynamodb specifics)", function()
       assert.equal(21, store:count({ collections_workflow = CW }))
     end)
 
+    it("merges in order when the error filter leaves one range's pages short", function()
+      -- COMPLETED_ at minutes 20..11, matching only at 20 and 12; SUCCEEDED_ at 19.5, 5, 4, 3,
+      -- all matching. A page of COMPLETED_ ends near minute 20 while SUCCEEDED_ reaches minute
+      -- 3: minute 12 must still come before minute 5.
+      local function put(itemids, st, minute, err)
+        local t = state.iso8601(BASE + minute * 60)
+        assert(client:call("PutItem", { TableName = name, Item = {
+          collections_workflow = { S = "err_w" }, itemids = { S = itemids },
+          state_updated = { S = st .. "_" .. t }, created = { S = t }, updated = { S = t },
+          last_error = { S = err } } }))
+      end
+      for m = 11, 20 do put(("c%02d"):format(m), "COMPLETED", m, (m == 20 or m == 12) and "Err" or "Other") end
+      put("s19", "SUCCEEDED", 19.5, "Err: a")
+      for m = 3, 5 do put(("s%02d"):format(m), "SUCCEEDED", m, "Err: b") end
+      local want = { "c20", "s19", "c12", "s05", "s04", "s03" }
+      for _, limit in ipairs({ 1, 2, 3, 4, 10 }) do
+        local seen, token = {}, nil
+        repeat
+          local items, nxt = assert(store:query({ collections_workflow = "err_w",
+            state = "COMPLETED", error_prefix = "Err", limit = limit, next = token }))
+          for _, it in ipairs(items) do seen[#seen + 1] = it.itemids end
+          token = nxt
+        until not token
+        assert.same(want, seen)
+      end
+      assert.equal(6, store:count({ collections_workflow = "err_w", state = "COMPLETED",
+        error_prefix = "Err" }))
+    end)
+
     it("with since, over both ranges", function()
       -- minute 21 now: 5m covers minutes 16..20
       assert.same(all_desc(16), ids(store:query_all({ collections_workflow = CW,
