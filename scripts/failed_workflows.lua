@@ -182,7 +182,7 @@ if opts.json then
   for _, u in ipairs(unreadable) do
     doc.errors[#doc.errors + 1] = { execution_arn = u.execution_arn, message = u.read_error, code = u.code }
   end
-  io.stdout:write(json.encode(doc), "\n")
+  io.stdout:write(json.encode(doc, { sort_keys = true }), "\n")
 else
   io.stdout:write(table.concat(rules.text_lines(groups), "\n"), "\n")
 end

@@ -3,6 +3,12 @@
 local fw = require("backfill.failed_workflows")
 local json = require("gf.json")
 
+local function lines(s)
+  local t = {}
+  for l in s:gmatch("([^\n]*)\n") do t[#t + 1] = l end
+  return t
+end
+
 local COLLECTION = "MODIS_A-JPL-L2P-v2019.0"
 local GID = "20200115120000-JPL-L2P_GHRSST-SSTskin-MODIS_A-D-v02.0-fv01.0"
 local EX = {
@@ -144,6 +150,9 @@ describe("backfill.failed_workflows #unit", function()
 
     it("is 1 - token edit distance / longer length", function()
       assert.equal(3, fw.levenshtein({ "k", "i", "t", "t", "e", "n" }, { "s", "i", "t", "t", "i", "n", "g" }))
+      -- with a limit it gives up once the distance must exceed it
+      assert.equal(3, fw.levenshtein({ "a", "b", "c", "d" }, { "w", "x", "y", "z" }, 2))
+      assert.equal(2, fw.levenshtein({ "a", "b", "c", "d" }, { "a", "x", "y", "d" }, 2))
       assert.equal(1.0, fw.similarity({}, {}))
       assert.equal(0.0, fw.similarity({ "a" }, {}))
       assert.equal(1.0, fw.similarity({ "a", "b" }, { "a", "b" }))
@@ -247,6 +256,142 @@ describe("backfill.failed_workflows #unit", function()
       }, fw.text_lines(gs))
       assert.same({ "Number of unique errors found: 0" }, fw.text_lines({}))
       assert.has_error(function() fw.text_lines(nil) end, "bad argument #1 to 'text_lines' (table expected, got nil)")
+    end)
+  end)
+
+  -- the script itself, in process, over a fake Step Functions client
+  describe("the script over a fake gf.awsjson", function()
+    local mocker = require("spec.support.mocker")
+    local paths = require("spec.support.paths")
+    local task = require("gf.task")
+    local SM = "arn:aws:states:us-west-2:123456789012:stateMachine:forge"
+
+    local function fake_sfn(n, o)
+      o = o or {}
+      local st = { calls = {}, inflight = 0, max_inflight = 0, opts = nil }
+      local exs = {}
+      for i = 1, n do
+        exs[i] = { executionArn = SM:gsub("stateMachine", "execution") .. ":e" .. i, name = "e" .. i,
+          status = "FAILED" }
+      end
+      local function history(i, page)
+        local input = json.encode({ cumulus_meta = { execution_name = "u" .. i },
+          payload = { granules = { { granuleId = "G" .. (1000 + i), dataType = "C1" } } } })
+        local msg = (i % 2 == 0) and ("Task timed out after %d seconds"):format(i) or ("No such key G%d.nc"):format(1000 + i)
+        if i == 5 then -- two pages
+          if page == 1 then
+            return { events = { { type = "TaskStateEntered", stateEnteredEventDetails = { name = "P", input = input } } },
+              nextToken = "p2" }
+          end
+          return { events = { { type = "TaskFailed", taskFailedEventDetails = { error = "E", cause = msg } },
+            { type = "ExecutionFailed", executionFailedEventDetails = {} } }, nextToken = json.null }
+        end
+        return { events = { { type = "TaskStateEntered", stateEnteredEventDetails = { name = "P", input = input } },
+          { type = "TaskFailed", taskFailedEventDetails = { error = "E", cause = msg } },
+          { type = "ExecutionFailed", executionFailedEventDetails = {} } } }
+      end
+      local Client = {}
+      Client.__index = Client
+      function Client:call(target, params)
+        st.calls[#st.calls + 1] = { target, params }
+        if target == "ListExecutions" then
+          if o.list_error then return nil, o.list_error[1], o.list_error[2] end
+          local from = tonumber(params.nextToken or "0")
+          local page = {}
+          for i = from + 1, math.min(from + params.maxResults, n) do page[#page + 1] = exs[i] end
+          local more = from + params.maxResults < n
+          return { executions = page, nextToken = more and tostring(from + params.maxResults) or json.null }
+        end
+        assert(target == "GetExecutionHistory", target)
+        st.inflight = st.inflight + 1
+        st.max_inflight = math.max(st.max_inflight, st.inflight)
+        task.sleep(0.005)
+        st.inflight = st.inflight - 1
+        local i = tonumber(params.executionArn:match(":e(%d+)$"))
+        if i == o.broken then
+          return nil, "states.GetExecutionHistory " .. params.executionArn .. ": 500 InternalError", "aws"
+        end
+        return history(i, params.nextToken == "p2" and 2 or 1)
+      end
+      local fake = { client = function(copts) st.opts = copts return setmetatable({}, Client) end }
+      return fake, st
+    end
+
+    local function run_script(fake, argv)
+      mocker.setup(finally, { modules = { { "gf.awsjson", fake } } })
+      local out, err = io.tmpfile(), io.tmpfile()
+      local real_out, real_err = io.stdout, io.stderr
+      io.stdout, io.stderr = out, err
+      local chunk = assert(loadfile(paths.root .. "/scripts/failed_workflows.lua"))
+      local ok, e = pcall(chunk, table.unpack(argv))
+      io.stdout, io.stderr = real_out, real_err
+      out:seek("set")
+      err:seek("set")
+      local o, r = out:read("a"), err:read("a")
+      out:close()
+      err:close()
+      return ok, e, o, r
+    end
+
+    local function calls_of(st, target)
+      local t = {}
+      for _, c in ipairs(st.calls) do if c[1] == target then t[#t + 1] = c[2] end end
+      return t
+    end
+
+    it("reads every page of executions and of each history, with at most --concurrency reads at once", function()
+      local fake, st = fake_sfn(7)
+      local ok, e, out, err = run_script(fake, { "--workflow_arn", SM, "--profile_name", "ops",
+        "--page-size", "3", "--concurrency", "2" })
+      assert.same({ true, 0 }, { ok, e })
+      assert.same({ service = "states", region = "us-west-2", profile = "ops" }, st.opts)
+      local lists = calls_of(st, "ListExecutions")
+      assert.same({ { stateMachineArn = SM, statusFilter = "FAILED", maxResults = 3 },
+        { stateMachineArn = SM, statusFilter = "FAILED", maxResults = 3, nextToken = "3" },
+        { stateMachineArn = SM, statusFilter = "FAILED", maxResults = 3, nextToken = "6" } }, lists)
+      assert.equal(8, #calls_of(st, "GetExecutionHistory")) -- e5 has two pages
+      assert.equal(2, st.max_inflight)
+      local l = lines(out)
+      assert.equal("Number of unique errors found: 2", l[1])
+      assert.equal("Failed executions : 4", l[7])
+      assert.equal("Error :  No such key G1001.nc", l[6])
+      assert.equal("Failed executions : 3", l[14])
+      assert.matches("^Scanned 7 FAILED executions %(3 ListExecutions pages%)", err)
+    end)
+
+    it("--limit asks for no more than it needs", function()
+      local fake, st = fake_sfn(7)
+      local ok, e = run_script(fake, { "--workflow-arn", SM, "--page-size", "3", "--limit", "4", "--region", "eu-west-1",
+        "--endpoint-url", "http://127.0.0.1:9" })
+      assert.same({ true, 0 }, { ok, e })
+      assert.same({ service = "states", region = "eu-west-1", endpoint = "http://127.0.0.1:9" }, st.opts)
+      local lists = calls_of(st, "ListExecutions")
+      assert.same({ 3, 1 }, { lists[1].maxResults, lists[2].maxResults })
+      assert.equal(4, #calls_of(st, "GetExecutionHistory"))
+    end)
+
+    it("prints what it could read, names the unreadable history and exits 1", function()
+      local fake = fake_sfn(7, { broken = 3 })
+      local ok, e, out, err = run_script(fake, { "--workflow-arn", SM, "--json" })
+      assert.is_false(ok)
+      assert.same({ "failed_workflows: 1 of 7 execution histories could not be read", 1 }, { e.message, e.exit })
+      local doc = assert(json.decode(out))
+      assert.same({ 7, 1, 2 }, { doc.failed_executions, doc.unreadable, doc.unique_errors })
+      assert.same({ { execution_arn = SM:gsub("stateMachine", "execution") .. ":e3", code = "aws",
+        message = "states.GetExecutionHistory " .. SM:gsub("stateMachine", "execution") .. ":e3: 500 InternalError" } },
+        doc.errors)
+      assert.same({ 3, 3 }, { doc.groups[1].count, doc.groups[2].count })
+      assert.matches("1 histories unreadable", err)
+    end)
+
+    it("turns a ListExecutions failure into one clear failure", function()
+      local fake = fake_sfn(7, { list_error = { "states.ListExecutions " .. SM .. ": 400 AccessDeniedException: "
+        .. "not authorized", "auth" } })
+      local ok, e, out = run_script(fake, { "--workflow-arn", SM })
+      assert.is_false(ok)
+      assert.same({ "failed_workflows: states.ListExecutions " .. SM .. ": 400 AccessDeniedException: not authorized", 1 },
+        { e.message, e.exit })
+      assert.equal("", out)
     end)
   end)
 end)

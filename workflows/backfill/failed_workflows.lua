@@ -22,6 +22,8 @@
 --   numbers (every digit run, also inside words: md5 -> md<n>)
 -- tokens(pattern) -> list of lower-case words ([%w_<>]+; punctuation dropped; at most 200)
 -- similarity(a, b) -> 0..1       token lists: 1 - levenshtein(a, b) / max(#a, #b)  (both empty: 1)
+-- levenshtein(a, b [, limit]) -> edit distance between token lists (insert, delete, replace a
+--                                 token); with limit, limit + 1 as soon as it must exceed limit
 -- group(records, {threshold = 0.7}) -> groups
 --   greedy, in record order: a record joins the most similar existing group whose first
 --   member's tokens are at least `threshold` similar (identical patterns join at once),
@@ -193,15 +195,18 @@ function M.tokens(pattern)
   return out
 end
 
-local function levenshtein(a, b)
+-- Token edit distance; with `limit`, stops once every path is longer and returns limit + 1.
+local function levenshtein(a, b, limit)
   local n, m = #a, #b
   if n == 0 then return m end
   if m == 0 then return n end
+  limit = limit or math.huge
   local prev, cur = {}, {}
   for j = 0, m do prev[j] = j end
   for i = 1, n do
     cur[0] = i
     local ai = a[i]
+    local low = i
     for j = 1, m do
       local cost = (ai == b[j]) and 0 or 1
       local v = prev[j - 1] + cost
@@ -210,7 +215,9 @@ local function levenshtein(a, b)
       local ins = cur[j - 1] + 1
       if ins < v then v = ins end
       cur[j] = v
+      if v < low then low = v end
     end
+    if low > limit then return limit + 1 end
     prev, cur = cur, prev
   end
   return prev[m]
@@ -244,7 +251,11 @@ function M.group(records, opts)
         local a, b = #toks, #cand.tokens
         local bound = (a == 0 and b == 0) and 1 or math.min(a, b) / math.max(a, b)
         if bound >= threshold and bound > best_sim then
-          local sim = M.similarity(toks, cand.tokens)
+          -- only a distance that beats both the threshold and the best so far matters
+          local n = math.max(a, b)
+          local need = math.max(threshold, best_sim)
+          local limit = math.floor((1 - need) * n + 1e-9)
+          local sim = n == 0 and 1.0 or 1.0 - levenshtein(toks, cand.tokens, limit) / n
           if sim >= threshold and sim > best_sim then best, best_sim = cand, sim end
         end
       end
