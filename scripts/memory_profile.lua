@@ -51,7 +51,7 @@ local opts = args.parse({
     { name = "endpoint-url", type = "string", env = "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
       help = "CloudWatch Logs endpoint (a local or private one)" },
   },
-}, ...)
+}, { ... })
 
 -- {{{ validation
 local function parse_time(name, text)
@@ -60,18 +60,17 @@ local function parse_time(name, text)
   return t
 end
 
-local now = time.now()
-local stop = opts["end"] and parse_time("end", opts["end"]) or now
+-- whole seconds: the end is exclusive, so a fractional --end is rounded up, "now" down
+local stop = opts["end"] and math.ceil(parse_time("end", opts["end"])) or math.floor(time.now())
 local start
 if opts.start then
-  start = parse_time("start", opts.start)
+  start = math.floor(parse_time("start", opts.start))
 else
-  if not (opts.start_time > 0) or opts.start_time ~= opts.start_time then
-    fail(("--start_time %s: must be a positive number of hours"):format(tostring(opts.start_time)))
+  if not (opts.start_time > 0 and opts.start_time < math.huge) then
+    fail(("--start-time %s: must be a positive number of hours"):format(tostring(opts.start_time)))
   end
-  start = stop - opts.start_time * 3600
+  start = stop - math.floor(opts.start_time * 3600 + 0.5)
 end
-start, stop = math.floor(start), math.ceil(stop)
 if stop <= start then
   fail(("--start %s is not before --end %s"):format(time.iso8601(start), time.iso8601(stop)))
 end
@@ -88,10 +87,10 @@ if not (opts.max_poll >= opts.poll) then
   fail(("--max-poll %s: must be >= --poll %s"):format(tostring(opts.max_poll), tostring(opts.poll)))
 end
 if not (opts.query_timeout > 0) then fail("--query-timeout: must be > 0") end
-if opts.aws_lambda_log == "" then fail("--aws_lambda_log: empty") end
+if opts.aws_lambda_log == "" then fail("--aws-lambda-log: empty") end
 local group = mp.log_group(opts.aws_lambda_log)
 if not group:match("^[%.%-_/#A-Za-z0-9]+$") or #group > 512 then
-  fail(("--aws_lambda_log %s: log group %s is not a valid name"):format(opts.aws_lambda_log, group))
+  fail(("--aws-lambda-log %s: log group %s is not a valid name"):format(opts.aws_lambda_log, group))
 end
 local windows, werr = mp.windows(start, stop, width)
 if not windows then fail(werr) end

@@ -159,6 +159,7 @@ OPS = {"StartQuery": start_query, "GetQueryResults": get_results, "StopQuery": s
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "logs_server/1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
 
     def log_message(self, fmt, *args):  # quiet
         pass
@@ -215,6 +216,7 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 64  # the default 5 drops concurrent connects (1 s SYN retry)
     allow_reuse_address = True
 
 
