@@ -82,9 +82,10 @@ describe("failed_workflows on stepfunctions-local #integration", function()
   local function run(argv, env)
     local q = {}
     for i, a in ipairs(argv) do q[i] = "'" .. a:gsub("'", "'\\''") .. "'" end
+    -- env: extra `env` words (VAR=value or -u VAR), applied after the test credentials
     local cmd = ("cd %s && env -u AWS_PROFILE -u AWS_ENDPOINT_URL -u AWS_ENDPOINT_URL_SFN "
       .. "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_CONFIG_FILE=/dev/null "
-      .. "AWS_SHARED_CREDENTIALS_FILE=/dev/null %s %s run failed_workflows %s > %s/out 2> %s/err")
+      .. "AWS_SHARED_CREDENTIALS_FILE=/dev/null env %s %s run failed_workflows %s > %s/out 2> %s/err")
       :format(paths.root, env or "", paths.gfhost, table.concat(q, " "), tmp, tmp)
     local _, _, code = os.execute(cmd)
     return code, fs.read(tmp .. "/out") or "", fs.read(tmp .. "/err") or ""
@@ -307,6 +308,15 @@ describe("failed_workflows on stepfunctions-local #integration", function()
       assert.equal("", out)
       assert.equal(case[2], err)
     end
+  end)
+
+  it("names a missing profile (exit 1, nothing on stdout)", function()
+    local code, out, err = run({ "--workflow-arn", sm_arn, "--endpoint-url", ENDPOINT, "--profile-name", "gf-nosuch" },
+      "-u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY")
+    assert.equal(1, code)
+    assert.equal("", out)
+    assert.equal("gfhost: failed_workflows: states.ListExecutions " .. sm_arn .. ": aws credentials: profile "
+      .. "'gf-nosuch' not found in /dev/null or /dev/null\n", err)
   end)
 
   it("names the endpoint when nothing answers (exit 1)", function()
