@@ -64,6 +64,7 @@ local opts, info = args.parse({
     { name = "default-message-config", type = "path" },
     { name = "preview", type = "boolean" },
     { name = "sns-arn", type = "string" },
+    { name = "sns-concurrency", type = "integer", default = 8, help = "SNS publish-batch calls in flight" },
     { name = "aws-profile", type = "string" },
     { name = "region", type = "string", env = "AWS_DEFAULT_REGION", default = "us-west-2" },
     { name = "aws-endpoint-url", type = "string", env = "AWS_ENDPOINT_URL", hidden = true },
@@ -124,6 +125,7 @@ if opts.cycles then
   cycles = c
 end
 if opts.message_limit and opts.message_limit < 0 then fail("Error: --message-limit must be >= 0") end
+if opts.sns_concurrency < 1 then fail(("Error: --sns-concurrency must be at least 1, got %d"):format(opts.sns_concurrency)) end
 local geometries = opts.geometry
 if info.sources.geometry == nil or #geometries == 0 then
   local fromcfg = info.config and info.config.geometries
@@ -236,18 +238,38 @@ if not opts.preview then
   end
   writer_ch = task.channel(256)
   writer = task.spawn(function()
-    local batch = {}
-    local function flush_sns()
-      if #batch == 0 then return end
-      local res, msg = sns:publish_batch(sns_topic, batch)
-      if not res then
-        log.error("SNS publish failed", { error = msg, messages = #batch })
-        send_failed = send_failed + #batch
+    -- Batches of 10 are published by opts.sns_concurrency publisher tasks at once (the order
+    -- of messages on a topic carries no meaning); the writer waits for all of them at the end.
+    local batch, batches, publishers = {}, nil, {}
+    local function publish(entries)
+      local ok, res, msg = pcall(sns.publish_batch, sns, sns_topic, entries)
+      if not ok or not res then
+        log.error("SNS publish failed", { error = tostring(ok and msg or res), messages = #entries })
+        send_failed = send_failed + #entries
       else
         send_failed = send_failed + #res.failed
         for _, f in ipairs(res.failed) do log.error("SNS publish failed", { code = f.code, error = f.message }) end
       end
+    end
+    if sns then
+      batches = task.channel(opts.sns_concurrency)
+      for i = 1, opts.sns_concurrency do
+        publishers[i] = task.spawn(function()
+          for entries in batches.recv, batches do publish(entries) end
+        end)
+      end
+    end
+    local function flush_sns()
+      if #batch == 0 then return end
+      batches:send(batch)
       batch = {}
+    end
+    local function drain_publishers()
+      batches:close()
+      for _, t in ipairs(publishers) do
+        local ok, err = task.wait(t)
+        if not ok then error(err, 0) end
+      end
     end
     while true do
       local m = writer_ch:recv()
@@ -259,7 +281,7 @@ if not opts.preview then
       end
       sent = sent + 1
     end
-    if sns then flush_sns() end
+    if sns then flush_sns() drain_publishers() end
     if out_handle then out_handle:flush() if out_handle ~= io.stdout then out_handle:close() end end
   end)
 end

@@ -17,6 +17,8 @@ ap.add_argument("--granules", type=int, default=25)
 ap.add_argument("--ports", default="19040-19049")
 ap.add_argument("--port-file", required=True)
 ap.add_argument("--fail-after", type=int, default=-1, help="answer 500 after this many pages")
+ap.add_argument("--warm-page-size", type=int, default=0,
+                help="render every page of this size before listening (benchmarks)")
 a = ap.parse_args()
 
 templates = json.load(open(a.page))["items"]
@@ -34,6 +36,40 @@ def granule(i):
         "EndingDateTime": (s + datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
     return g
 
+# Pages are rendered from per-template JSON text with placeholders (a 2,000-granule page in
+# milliseconds, so the server is not the bottleneck of bench/backfill_bench.sh); the same bytes
+# json.dumps(granule(i)) gives.
+def _marked(k):
+    g = copy.deepcopy(templates[k])
+    g["meta"]["concept-id"] = "@@CID@@"
+    g["meta"]["native-id"] = "@@NID@@"
+    g["umm"]["GranuleUR"] = "@@NID@@"
+    g["umm"]["TemporalExtent"]["RangeDateTime"] = {"BeginningDateTime": "@@BEGIN@@", "EndingDateTime": "@@END@@"}
+    return json.dumps(g)
+
+marked = [_marked(k) for k in range(len(templates))]
+
+def rendered(i):
+    s = t0 + datetime.timedelta(days=i)
+    return (marked[i % len(marked)].replace("@@CID@@", "G%d-POCLOUD" % (1000000000 + i))
+            .replace("@@NID@@", "granule-%06d" % i)
+            .replace("@@BEGIN@@", s.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+            .replace("@@END@@", (s + datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z")))
+
+warm = {}
+
+def page(start, end):
+    body = warm.get((start, end))
+    if body is None:
+        items = [rendered(i) for i in range(start, end)]
+        body = '{"hits": %d, "took": 1, "items": [%s]}' % (a.granules, ", ".join(items))
+    return body
+
+if a.warm_page_size > 0:
+    for st in range(0, a.granules, a.warm_page_size):
+        en = min(st + a.warm_page_size, a.granules)
+        warm[(st, en)] = page(st, en).encode()
+
 requests_log = []
 lock = threading.Lock()
 pages_served = [0]
@@ -43,7 +79,7 @@ class H(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
     def send(self, code, body, headers=None):
-        b = body.encode()
+        b = body if isinstance(body, bytes) else body.encode()
         self.send_response(code)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(b)))
@@ -81,12 +117,10 @@ class H(BaseHTTPRequestHandler):
         size = int(q.get("page_size", ["10"])[0])
         start = int(self.headers.get("CMR-Search-After") or "0")
         end = min(start + size, a.granules)
-        items = [granule(i) for i in range(start, end)]
         hdr = {"CMR-Hits": str(a.granules)}
-        if items:
+        if end > start:
             hdr["CMR-Search-After"] = str(end)
-        body = json.dumps({"hits": a.granules, "took": 1, "items": items})
-        self.send(200, body, hdr)
+        self.send(200, page(start, end), hdr)
 
 lo, hi = (int(x) for x in a.ports.split("-"))
 for port in range(lo, hi + 1):
