@@ -92,6 +92,11 @@ local group = mp.log_group(opts.aws_lambda_log)
 if not group:match("^[%.%-_/#A-Za-z0-9]+$") or #group > 512 then
   fail(("--aws-lambda-log %s: log group %s is not a valid name"):format(opts.aws_lambda_log, group))
 end
+local MAX_WINDOWS = 10000
+if (stop - start) / width > MAX_WINDOWS then
+  fail(("%s..%s in %d s windows is %d queries (more than %d): use a larger --window or a shorter range")
+    :format(time.iso8601(start), time.iso8601(stop), width, math.ceil((stop - start) / width), MAX_WINDOWS))
+end
 local windows, werr = mp.windows(start, stop, width)
 if not windows then fail(werr) end
 -- }}}

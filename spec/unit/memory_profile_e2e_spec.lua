@@ -200,6 +200,25 @@ describe("memory_profile end to end #unit", function()
       assert.equal("Logs_20140328.StopQuery", reqs[#reqs].target)
     end)
 
+    it("a profile that does not exist is an auth failure before any request; later windows are not run", function()
+      local srv = start_server("relative")
+      assert(fs.write(tmp .. "/config", "[profile other]\nregion = us-west-2\n"))
+      assert(fs.write(tmp .. "/credentials", "[other]\naws_access_key_id = a\naws_secret_access_key = b\n"))
+      local r = run.gfhost({ "run", "memory_profile", "--aws_lambda_log", LAMBDA, "--aws_profile", "nosuch",
+        "--region", "us-east-1", "--endpoint-url", srv.url, "--start", "2024-05-01T00:00:00Z",
+        "--end", "2024-05-01T00:15:00Z", "--concurrency", "1", "--output", "-" },
+        { env = { AWS_CONFIG_FILE = tmp .. "/config", AWS_SHARED_CREDENTIALS_FILE = tmp .. "/credentials",
+          AWS_EC2_METADATA_DISABLED = "true" } })
+      local reqs = get(srv, "/_requests")
+      stop_server(srv)
+      assert.equal(1, r.code)
+      assert.same({}, reqs)
+      assert.matches("gfhost: memory_profile: 1 of 3 windows failed, 2 not run after it; no CSV written. First: "
+        .. "window 1/3 2024-05-01T00:00:00Z..2024-05-01T00:04:59Z: logs.StartQuery " .. GROUP .. ": ", r.stderr, 1, true)
+      assert.matches("nosuch", r.stderr, 1, true)
+      assert.equal("", r.stdout)
+    end)
+
     it("an unreachable endpoint is a network failure naming the window", function()
       local r = profile({ url = "http://127.0.0.1:9" }, { "--start", "2024-05-01T00:00:00Z",
         "--end", "2024-05-01T00:05:00Z", "--output", "-" })
@@ -241,6 +260,8 @@ describe("memory_profile end to end #unit", function()
       bad({ "--window", "0" }, "memory_profile: --window 0: must be a whole number of seconds >= 1")
       bad({ "--window", "1.5" }, "memory_profile: --window 1.5: must be a whole number of seconds >= 1")
       bad({ "--window", "five" }, "--window: expected a duration")
+      bad({ "--start", "2020-01-01", "--end", "2024-01-01" }, "memory_profile: 2020-01-01T00:00:00Z..2024-01-01T00:00:00Z "
+        .. "in 300 s windows is 420768 queries (more than 10000): use a larger --window or a shorter range")
       bad({ "--concurrency", "0" }, "memory_profile: --concurrency 0: must be 1-30")
       bad({ "--concurrency", "31" }, "memory_profile: --concurrency 31: must be 1-30")
       bad({ "--limit", "10001" }, "memory_profile: --limit 10001: must be 1-10000")
