@@ -72,6 +72,7 @@ else
   start = stop - math.floor(opts.start_time * 3600 + 0.5)
 end
 if stop <= start then
+  if not opts.start then fail(("--start-time %s: shorter than a second"):format(tostring(opts.start_time))) end
   fail(("--start %s is not before --end %s"):format(time.iso8601(start), time.iso8601(stop)))
 end
 local width = math.tointeger(opts.window)

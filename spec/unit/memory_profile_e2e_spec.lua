@@ -252,6 +252,8 @@ describe("memory_profile end to end #unit", function()
       bad({ "--start", "2024-05-02", "--end", "2024-05-01" },
         "memory_profile: --start 2024-05-02T00:00:00Z is not before --end 2024-05-01T00:00:00Z")
       bad({ "--start_time", "-1" }, "memory_profile: --start-time -1: must be a positive number of hours")
+      bad({ "--start-time", "0.0001" }, "memory_profile: --start-time 0.0001: shorter than a second")
+      bad({ "--start", "1969-12-31T23:59:00Z", "--end", "1970-01-01T00:01:00Z" }, "memory_profile: start -60: before 1970")
       bad({ "--start-time", "0" }, "memory_profile: --start-time 0: must be a positive number of hours")
       bad({ "--start_time", "soon" }, "--start-time: expected a number, got 'soon'")
     end)
