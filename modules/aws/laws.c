@@ -69,11 +69,31 @@ static const char *const KEY_NAMES[NKEYS] = {
 typedef struct {
   gf_sigv4_ctx *ctx;
   const char *keys[NKEYS];
+  int64_t date_time; /* the time whose X-Amz-Date string is upvalue U_DATE */
 } state;
+
+/*
+** sign's upvalues: the state, the names of the fields it reads and of the headers it returns,
+** the empty body's hash and the last X-Amz-Date value (no string is interned per call).
+*/
+enum {
+  U_STATE = 1,
+  U_METHOD, /* U_METHOD + K_x for the request and credential fields K_METHOD..K_SESSION_TOKEN */
+  U_AUTHORIZATION = U_METHOD + K_REGION,
+  U_DATE_NAME,
+  U_TOKEN_NAME,
+  U_CONTENT_NAME,
+  U_EMPTY_SHA256,
+  U_DATE,
+  NUPVALUES = U_DATE
+};
+static const char *const OUT_NAMES[] = {"Authorization", "X-Amz-Date", "X-Amz-Security-Token",
+                                        "x-amz-content-sha256"};
+#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 static state *state_of(lua_State *L)
 {
-  return lua_touserdata(L, lua_upvalueindex(1));
+  return lua_touserdata(L, lua_upvalueindex(U_STATE));
 }
 
 static gf_sigv4_ctx *ctx_of(lua_State *L)
@@ -92,35 +112,12 @@ static int ctx_gc(lua_State *L)
 /* {====== argument readers ======} */
 
 /*
-** Copy the values of table t whose keys are names first..last-1 into the stack slots
-** base + index. Returns the number of other keys (the caller decides whether that is misuse).
+** Every reader gets the stack index of a value and its type (known from lua_rawget or the
+** option scan), so a field costs one lookup and one conversion.
 */
-static int scan(lua_State *L, const state *st, int t, int first, int last, int base)
+static const char *slot_string(lua_State *L, int idx, int ty, const char *k, size_t *len,
+                               int required)
 {
-  int others = 0;
-  lua_pushnil(L);
-  while (lua_next(L, t)) {
-    int hit = -1;
-    if (lua_type(L, -2) == LUA_TSTRING) {
-      const char *k = lua_tostring(L, -2);
-      for (int i = first; i < last && hit < 0; i++)
-        if (k == st->keys[i]) hit = i;
-      for (int i = first; i < last && hit < 0; i++)
-        if (strcmp(k, KEY_NAMES[i]) == 0) hit = i;
-    }
-    if (hit >= 0) {
-      lua_copy(L, -1, base + hit);
-    } else {
-      others++;
-    }
-    lua_pop(L, 1);
-  }
-  return others;
-}
-
-static const char *slot_string(lua_State *L, int idx, const char *k, size_t *len, int required)
-{
-  int ty = lua_type(L, idx);
   if (ty == LUA_TSTRING) {
     const char *s = lua_tolstring(L, idx, len);
     if (required && *len == 0) luaL_error(L, "gf.aws.sign: '%s' must not be empty", k);
@@ -131,17 +128,15 @@ static const char *slot_string(lua_State *L, int idx, const char *k, size_t *len
   return NULL;
 }
 
-static int slot_bool(lua_State *L, int idx, const char *k, int dflt)
+static int slot_bool(lua_State *L, int idx, int ty, const char *k, int dflt)
 {
-  int ty = lua_type(L, idx);
   if (ty == LUA_TBOOLEAN) return lua_toboolean(L, idx);
   if (ty != LUA_TNIL) luaL_error(L, "gf.aws.sign: option '%s' must be a boolean", k);
   return dflt;
 }
 
-static int64_t slot_int(lua_State *L, int idx, const char *k, int64_t dflt)
+static int64_t slot_int(lua_State *L, int idx, int ty, const char *k, int64_t dflt)
 {
-  int ty = lua_type(L, idx);
   if (ty == LUA_TNIL || (ty == LUA_TBOOLEAN && !lua_toboolean(L, idx))) return dflt;
   int ok = 0;
   int64_t v = ty == LUA_TNUMBER ? (int64_t)lua_tointegerx(L, idx, &ok) : 0;
@@ -149,111 +144,117 @@ static int64_t slot_int(lua_State *L, int idx, const char *k, int64_t dflt)
   return v;
 }
 
-/* Raise on the first key of t that is not an option. */
-static void unknown_option(lua_State *L, int t)
+/* The option whose name is the string key k, or -1. Names are interned: pointers first. */
+static int option_index(const state *st, const char *k)
+{
+  for (int i = K_REGION; i < NKEYS; i++)
+    if (k == st->keys[i]) return i;
+  for (int i = K_REGION; i < NKEYS; i++)
+    if (strcmp(k, KEY_NAMES[i]) == 0) return i;
+  return -1;
+}
+
+/*
+** One pass over the options table t: each value is copied to base + (K_x - K_REGION) and its
+** type noted; the first key that is not an option raises (before any other check, as always).
+*/
+static void scan_options(lua_State *L, const state *st, int t, int base, int *types)
 {
   lua_pushnil(L);
   while (lua_next(L, t)) {
-    lua_pop(L, 1);
-    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "gf.aws.sign: option names must be strings");
-    const char *k = lua_tostring(L, -1);
-    int known = 0;
-    for (int i = K_REGION; i < NKEYS; i++)
-      if (strcmp(k, KEY_NAMES[i]) == 0) known = 1;
-    if (!known) luaL_error(L, "gf.aws.sign: unknown option '%s'", k);
+    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "gf.aws.sign: option names must be strings");
+    const char *k = lua_tostring(L, -2);
+    int i = option_index(st, k);
+    if (i < 0) luaL_error(L, "gf.aws.sign: unknown option '%s'", k);
+    types[i] = lua_type(L, -1);
+    lua_copy(L, -1, base + i - K_REGION);
+    lua_settop(L, -2);
   }
 }
 
-static void read_options(lua_State *L, int b, gf_sigv4_options *o, int *debug)
+static void read_options(lua_State *L, int b, const int *ty, gf_sigv4_options *o, int *debug)
 {
-  o->region = slot_string(L, b + K_REGION, "region", &o->region_len, 1);
-  o->service = slot_string(L, b + K_SERVICE, "service", &o->service_len, 1);
-  o->time = slot_int(L, b + K_TIME, "time", INT64_MIN);
+#define OPT(K) b + (K)-K_REGION, ty[K]
+  o->region = slot_string(L, OPT(K_REGION), "region", &o->region_len, 1);
+  o->service = slot_string(L, OPT(K_SERVICE), "service", &o->service_len, 1);
+  o->time = slot_int(L, OPT(K_TIME), "time", INT64_MIN);
   if (o->time == INT64_MIN) o->time = (int64_t)time(NULL); /* the binding owns the clock */
-  o->presign = slot_int(L, b + K_PRESIGN, "presign", 0);
+  o->presign = slot_int(L, OPT(K_PRESIGN), "presign", 0);
   if (o->presign < 0 || o->presign > MAX_EXPIRES)
     luaL_error(L, "gf.aws.sign: option 'presign' must be 1 to %d seconds", MAX_EXPIRES);
-  o->s3 = slot_bool(L, b + K_S3, "s3", 0);
-  o->normalize = slot_bool(L, b + K_NORMALIZE, "normalize", !o->s3);
-  o->sign_body = slot_bool(L, b + K_SIGN_BODY, "sign_body", 0);
-  o->omit_session_token = slot_bool(L, b + K_OMIT_SESSION_TOKEN, "omit_session_token", 0);
-  *debug = slot_bool(L, b + K_DEBUG, "debug", 0);
-  o->payload_hash = slot_string(L, b + K_PAYLOAD_HASH, "payload_hash", &o->payload_hash_len, 0);
+  o->s3 = slot_bool(L, OPT(K_S3), "s3", 0);
+  o->normalize = slot_bool(L, OPT(K_NORMALIZE), "normalize", !o->s3);
+  o->sign_body = slot_bool(L, OPT(K_SIGN_BODY), "sign_body", 0);
+  o->omit_session_token = slot_bool(L, OPT(K_OMIT_SESSION_TOKEN), "omit_session_token", 0);
+  *debug = slot_bool(L, OPT(K_DEBUG), "debug", 0);
+  o->payload_hash = slot_string(L, OPT(K_PAYLOAD_HASH), "payload_hash", &o->payload_hash_len, 0);
+#undef OPT
 }
 
 /* A header value as a string; numbers are converted and anchored in the table at `anchor`. */
-static const char *header_value(lua_State *L, int idx, size_t *len, int anchor)
+static const char *header_value(lua_State *L, int ty, size_t *len, int anchor)
 {
-  int ty = lua_type(L, idx);
-  if (ty == LUA_TSTRING) return lua_tolstring(L, idx, len);
+  if (ty == LUA_TSTRING) return lua_tolstring(L, -1, len);
   if (ty != LUA_TNUMBER) luaL_error(L, "gf.aws.sign: header values must be strings or numbers");
-  if (lua_isnil(L, anchor)) {
-    lua_newtable(L);
+  if (lua_type(L, anchor) == LUA_TNIL) {
+    lua_createtable(L, 4, 0);
     lua_replace(L, anchor);
   }
-  lua_pushvalue(L, idx);
+  lua_pushvalue(L, -1);
   const char *s = lua_tolstring(L, -1, len);
   lua_rawseti(L, anchor, (lua_Integer)lua_rawlen(L, anchor) + 1);
   return s;
 }
 
-static void add_header(lua_State *L, gf_sigv4_ctx *c, size_t *n, const char *name, size_t nlen,
-                       const char *v, size_t vlen)
+static gf_sigv4_header *add_header(lua_State *L, gf_sigv4_ctx *c, size_t n)
 {
-  gf_sigv4_header *h = gf_sigv4_ctx_headers(c, *n + 1);
+  gf_sigv4_header *h = gf_sigv4_ctx_headers(c, n + 1);
   if (!h) luaL_error(L, "not enough memory");
-  h[*n].name = name;
-  h[*n].name_len = nlen;
-  h[*n].value = v;
-  h[*n].value_len = vlen;
-  (*n)++;
+  return &h[n];
 }
 
 /* Header pairs of table t into the context's slots; strings stay anchored by t (or anchor). */
 static size_t read_headers(lua_State *L, gf_sigv4_ctx *c, int t, int anchor)
 {
-  size_t n = 0, nlen, vlen;
+  size_t n = 0;
   lua_pushnil(L);
   while (lua_next(L, t)) {
-    const char *name, *v;
+    gf_sigv4_header *h;
+    int vty = lua_type(L, -1);
     if (lua_type(L, -2) == LUA_TSTRING) {
-      name = lua_tolstring(L, -2, &nlen);
-      if (lua_type(L, -1) == LUA_TTABLE) {
+      size_t nlen;
+      const char *name = lua_tolstring(L, -2, &nlen);
+      if (vty == LUA_TTABLE) {
         lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
         for (lua_Integer i = 1; i <= len; i++) {
-          lua_rawgeti(L, -1, i);
-          v = header_value(L, lua_gettop(L), &vlen, anchor);
-          lua_pop(L, 1);
-          add_header(L, c, &n, name, nlen, v, vlen);
+          int ety = lua_rawgeti(L, -1, i);
+          h = add_header(L, c, n++);
+          h->name = name;
+          h->name_len = nlen;
+          h->value = header_value(L, ety, &h->value_len, anchor);
+          lua_settop(L, -2);
         }
       } else {
-        v = header_value(L, lua_gettop(L), &vlen, anchor);
-        add_header(L, c, &n, name, nlen, v, vlen);
+        h = add_header(L, c, n++);
+        h->name = name;
+        h->name_len = nlen;
+        h->value = header_value(L, vty, &h->value_len, anchor);
       }
-    } else if (lua_type(L, -1) == LUA_TTABLE) {
+    } else if (vty == LUA_TTABLE) {
       if (lua_rawgeti(L, -1, 1) != LUA_TSTRING)
         luaL_error(L, "gf.aws.sign: header pairs must be {name, value}");
-      name = lua_tolstring(L, -1, &nlen);
-      lua_pop(L, 1);
-      lua_rawgeti(L, -1, 2);
-      v = header_value(L, lua_gettop(L), &vlen, anchor);
-      lua_pop(L, 1);
-      add_header(L, c, &n, name, nlen, v, vlen);
+      h = add_header(L, c, n++);
+      h->name = lua_tolstring(L, -1, &h->name_len);
+      lua_settop(L, -2);
+      int ety = lua_rawgeti(L, -1, 2);
+      h->value = header_value(L, ety, &h->value_len, anchor);
+      lua_settop(L, -2);
     } else {
       luaL_error(L, "gf.aws.sign: headers must map names to values");
     }
-    lua_pop(L, 1);
+    lua_settop(L, -2);
   }
   return n;
-}
-
-static void read_credentials(lua_State *L, int b, gf_sigv4_credentials *cr)
-{
-  cr->access_key = slot_string(L, b + K_ACCESS_KEY, "access_key", &cr->access_key_len, 1);
-  cr->secret_key = slot_string(L, b + K_SECRET_KEY, "secret_key", &cr->secret_key_len, 1);
-  cr->session_token =
-      slot_string(L, b + K_SESSION_TOKEN, "session_token", &cr->session_token_len, 0);
-  if (cr->session_token && cr->session_token_len == 0) cr->session_token = NULL;
 }
 
 static void push_field(lua_State *L, const char *k, const char *v, size_t n)
@@ -271,17 +272,13 @@ static void push_debug(lua_State *L, const gf_sigv4_result *res)
   push_field(L, "amz_date", res->amz_date, 16);
 }
 
-/* sign's upvalues 2..5: the names of the headers it returns (no string lookups per call). */
-enum { OUT_AUTHORIZATION = 2, OUT_DATE, OUT_TOKEN, OUT_CONTENT_SHA256 };
-static const char *const OUT_NAMES[] = {"Authorization", "X-Amz-Date", "X-Amz-Security-Token",
-                                        "x-amz-content-sha256"};
-
-static void out_field(lua_State *L, int upvalue, const char *v, size_t n)
+/* Push the name of a returned header (then its value, then lua_rawset(L, -3)). */
+static void out_key(lua_State *L, int name)
 {
-  lua_pushvalue(L, lua_upvalueindex(upvalue));
-  lua_pushlstring(L, v, n);
-  lua_rawset(L, -3);
+  lua_pushvalue(L, lua_upvalueindex(name));
 }
+
+#define NOPTS (NKEYS - K_REGION)
 
 static int l_sign(lua_State *L)
 {
@@ -291,28 +288,37 @@ static int l_sign(lua_State *L)
   gf_sigv4_credentials cr;
   gf_sigv4_options o;
   gf_sigv4_result res;
-  int debug = 0;
-  memset(&r, 0, sizeof r);
+  int debug = 0, ty[NKEYS];
+  for (int i = 0; i < NKEYS; i++) ty[i] = LUA_TNIL;
   luaL_checktype(L, 1, LUA_TTABLE);
   luaL_checktype(L, 2, LUA_TTABLE);
   luaL_checktype(L, 3, LUA_TTABLE);
-  lua_settop(L, 4); /* 4: anchor for converted header values */
-  int b = 5;        /* b + K_x: the value of field x */
-  luaL_checkstack(L, NKEYS + 8, "gf.aws.sign");
-  lua_settop(L, b + NKEYS - 1); /* the value slots, all nil */
-  scan(L, st, 1, K_METHOD, K_ACCESS_KEY, b);
-  scan(L, st, 2, K_ACCESS_KEY, K_REGION, b);
-  if (scan(L, st, 3, K_REGION, NKEYS, b) != 0) unknown_option(L, 3);
-  r.method = slot_string(L, b + K_METHOD, "method", &r.method_len, 1);
-  r.url = slot_string(L, b + K_URL, "url", &r.url_len, 1);
-  r.body = slot_string(L, b + K_BODY, "body", &r.body_len, 0);
-  read_credentials(L, b, &cr);
-  read_options(L, b, &o, &debug);
-  int ty = lua_type(L, b + K_HEADERS);
-  if (ty == LUA_TTABLE) {
-    r.nheaders = read_headers(L, c, b + K_HEADERS, 4);
+  luaL_checkstack(L, NOPTS + K_REGION + 16, "gf.aws.sign");
+  /* 4: anchor for converted header values; 5..: the options; then the fields K_METHOD.. */
+  const int ob = 5, fb = ob + NOPTS;
+  lua_settop(L, fb - 1);
+  scan_options(L, st, 3, ob, ty);
+  for (int i = K_METHOD; i < K_REGION; i++) {
+    lua_pushvalue(L, lua_upvalueindex(U_METHOD + i));
+    ty[i] = lua_rawget(L, i < K_ACCESS_KEY ? 1 : 2);
+  }
+  r.method = slot_string(L, fb + K_METHOD, ty[K_METHOD], "method", &r.method_len, 1);
+  r.url = slot_string(L, fb + K_URL, ty[K_URL], "url", &r.url_len, 1);
+  r.body = slot_string(L, fb + K_BODY, ty[K_BODY], "body", &r.body_len, 0);
+  cr.access_key =
+      slot_string(L, fb + K_ACCESS_KEY, ty[K_ACCESS_KEY], "access_key", &cr.access_key_len, 1);
+  cr.secret_key =
+      slot_string(L, fb + K_SECRET_KEY, ty[K_SECRET_KEY], "secret_key", &cr.secret_key_len, 1);
+  cr.session_token = slot_string(L, fb + K_SESSION_TOKEN, ty[K_SESSION_TOKEN], "session_token",
+                                 &cr.session_token_len, 0);
+  if (cr.session_token && cr.session_token_len == 0) cr.session_token = NULL;
+  read_options(L, ob, ty, &o, &debug);
+  r.headers = NULL;
+  r.nheaders = 0;
+  if (ty[K_HEADERS] == LUA_TTABLE) {
+    r.nheaders = read_headers(L, c, fb + K_HEADERS, 4);
     r.headers = gf_sigv4_ctx_headers(c, r.nheaders);
-  } else if (ty != LUA_TNIL) {
+  } else if (ty[K_HEADERS] != LUA_TNIL) {
     return luaL_error(L, "gf.aws.sign: 'headers' must be a table");
   }
   int rc = gf_sigv4_sign(c, &r, &cr, &o, &res);
@@ -322,11 +328,31 @@ static int l_sign(lua_State *L)
     lua_pushlstring(L, res.url, res.url_len);
   } else {
     lua_createtable(L, 0, 4);
-    out_field(L, OUT_AUTHORIZATION, res.authorization, res.authorization_len);
-    out_field(L, OUT_DATE, res.amz_date, 16);
-    if (cr.session_token) out_field(L, OUT_TOKEN, cr.session_token, cr.session_token_len);
-    if (res.content_sha256)
-      out_field(L, OUT_CONTENT_SHA256, res.content_sha256, res.content_sha256_len);
+    out_key(L, U_AUTHORIZATION);
+    lua_pushlstring(L, res.authorization, res.authorization_len);
+    lua_rawset(L, -3);
+    if (st->date_time != o.time) { /* one X-Amz-Date string per second, kept as an upvalue */
+      lua_pushlstring(L, res.amz_date, 16);
+      lua_replace(L, lua_upvalueindex(U_DATE));
+      st->date_time = o.time;
+    }
+    out_key(L, U_DATE_NAME);
+    lua_pushvalue(L, lua_upvalueindex(U_DATE));
+    lua_rawset(L, -3);
+    if (cr.session_token) { /* the caller's own string */
+      out_key(L, U_TOKEN_NAME);
+      lua_pushvalue(L, fb + K_SESSION_TOKEN);
+      lua_rawset(L, -3);
+    }
+    if (res.content_sha256) {
+      out_key(L, U_CONTENT_NAME);
+      if (res.content_sha256_len == 64 && memcmp(res.content_sha256, EMPTY_SHA256, 64) == 0) {
+        lua_pushvalue(L, lua_upvalueindex(U_EMPTY_SHA256));
+      } else {
+        lua_pushlstring(L, res.content_sha256, res.content_sha256_len);
+      }
+      lua_rawset(L, -3);
+    }
   }
   if (!debug) return 1;
   push_debug(L, &res);
@@ -411,9 +437,13 @@ int luaopen_gf_aws_core(lua_State *L)
   lua_setiuservalue(L, -2, 1);
   st->ctx = gf_sigv4_ctx_new();
   if (!st->ctx) return luaL_error(L, "gf.aws: cannot set up SHA-256 (libcrypto)");
+  st->date_time = INT64_MIN;
   lua_pushvalue(L, -1);
+  for (int i = K_METHOD; i < K_REGION; i++) lua_pushstring(L, KEY_NAMES[i]);
   for (int i = 0; i < 4; i++) lua_pushstring(L, OUT_NAMES[i]);
-  lua_pushcclosure(L, l_sign, 5);
+  lua_pushliteral(L, EMPTY_SHA256);
+  lua_pushnil(L); /* U_DATE */
+  lua_pushcclosure(L, l_sign, NUPVALUES);
   lua_setfield(L, -3, "sign");
   luaL_setfuncs(L, funcs, 1);
   lua_pushliteral(L, "OpenSSL libcrypto");
