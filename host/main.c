@@ -27,6 +27,7 @@ static const char USAGE[] =
     "  list                        list the scripts and workflows with their descriptions\n"
     "  dag <workflow> --out DIR    write HTCondor DAGMan files for a workflow\n"
     "  task <workflow> <node>      run one workflow node (what DAG nodes run)\n"
+    "  worker --queue URL          run workflow nodes from an SQS queue\n"
     "  version                     gfhost and library versions\n"
     "  help                        this text\n"
     "\n"
@@ -133,7 +134,7 @@ static int pmain(lua_State *L)
 
 static int known_command(const char *cmd)
 {
-  static const char *cmds[] = {"run", "spec", "list", "version", "dag", "task", NULL};
+  static const char *cmds[] = {"run", "spec", "list", "version", "dag", "task", "worker", NULL};
   for (int i = 0; cmds[i]; i++)
     if (strcmp(cmd, cmds[i]) == 0) return 1;
   return 0;

@@ -1,8 +1,13 @@
---- gf.flow.cli: `gfhost run <workflow> [options]` for files under workflows/.
+--- gf.flow.cli: `gfhost run <workflow> [options]` for files under workflows/, `gfhost task`
+--- and `gfhost worker`.
 --
--- Options: --concurrency N, --run-id ID, --rerun-failed, --state PATH (SQLite file; default
--- $GFHOST_STATE or ./.gfhost/state.db), --param key=value (repeatable; ctx.params), --list
--- (print the tasks and exit). Exit 0 when every node completed, 1 otherwise, 130 interrupted.
+-- gfhost run <workflow>: --concurrency N, --run-id ID, --rerun-failed, --state PATH (SQLite
+-- file; default $GFHOST_STATE or ./.gfhost/state.db), --param key=value (repeatable;
+-- ctx.params), --list (print the tasks and exit), --executor local|sqs (default local),
+-- --queue URL (sqs: where the nodes go), --poll S (sqs: seconds between state polls),
+-- --endpoint-url, --region, --profile (the SQS client). Exit 0 when every node completed, 1
+-- otherwise, 130 interrupted.
+-- gfhost worker --queue URL: see M.worker_main and gf.flow.worker.
 local args = require("gf.args")
 local flow = require("gf.flow")
 local host = require("gf.host")
@@ -23,6 +28,22 @@ function M.default_state_path()
   return os.getenv("GFHOST_STATE") or ".gfhost/state.db"
 end
 
+--- The SQS client for --endpoint-url / --region / --profile.
+function M.sqs_client(opts)
+  return require("gf.sqs").client({ endpoint = opts.endpoint_url, region = opts.region,
+    profile = opts.profile })
+end
+
+--- How messages name a workflow: its name when it lives in the project's workflows/, else
+--- its absolute path (workers elsewhere need the same file at the same place).
+function M.workflow_ref(wf)
+  local path = wf.path or wf.name
+  local name = path:match("^" .. host.root():gsub("%p", "%%%0") .. "/workflows/([%w_.-]+)%.lua$")
+  if name and name == wf.name then return name end
+  if path:sub(1, 1) ~= "/" then path = (os.getenv("PWD") or ".") .. "/" .. path end
+  return path
+end
+
 function M.main(name, ...)
   local wf, err = flow.load(name)
   if not wf then host.fail(err, 2) end
@@ -37,6 +58,13 @@ function M.main(name, ...)
       { name = "state", type = "string", default = M.default_state_path(), help = "SQLite state file" },
       { name = "param", type = "string", repeatable = true, help = "key=value parameter (ctx.params)" },
       { name = "list", type = "boolean", help = "print the tasks and exit" },
+      { name = "executor", type = "choice", choices = { "local", "sqs" }, default = "local",
+        help = "local: run here; sqs: enqueue the nodes for gfhost worker and follow them" },
+      { name = "queue", type = "string", help = "SQS queue URL (--executor sqs)" },
+      { name = "poll", type = "number", default = 0.5, help = "seconds between state polls (--executor sqs)" },
+      { name = "endpoint-url", type = "string", env = "AWS_ENDPOINT_URL", help = "SQS endpoint" },
+      { name = "region", type = "string", env = "AWS_DEFAULT_REGION", help = "AWS region" },
+      { name = "profile", type = "string", env = "AWS_PROFILE", help = "AWS profile" },
     },
   }, { ... })
   if opts.list then
@@ -52,8 +80,17 @@ function M.main(name, ...)
   local params = M.parse_params(opts.param)
   local store, serr = require("gf.flow.store").open(opts.state)
   if not store then host.fail(serr) end
-  local summary = require("gf.flow.runner").run(wf, { params = params, run_id = opts.run_id,
-    store = store, concurrency = opts.concurrency, rerun_failed = opts.rerun_failed })
+  local summary
+  if opts.executor == "sqs" then
+    if not opts.queue then host.fail("--executor sqs needs --queue URL", 2) end
+    if opts.poll <= 0 then host.fail("--poll must be positive", 2) end
+    summary = require("gf.flow.coordinator").run(wf, { params = params, run_id = opts.run_id,
+      store = store, rerun_failed = opts.rerun_failed, client = M.sqs_client(opts),
+      queue = opts.queue, poll = opts.poll, workflow_ref = M.workflow_ref(wf) })
+  else
+    summary = require("gf.flow.runner").run(wf, { params = params, run_id = opts.run_id,
+      store = store, concurrency = opts.concurrency, rerun_failed = opts.rerun_failed })
+  end
   store:close()
   io.stdout:write(("%s %s: %d completed (%d reused), %d failed, %d skipped, %d interrupted\n"):format(
     wf.name, summary.run_id, summary.completed, summary.reused, summary.failed, summary.skipped,
@@ -113,6 +150,88 @@ function M.task_main(...)
     return 1
   end
   return 0
+end
+
+--- `gfhost worker --queue URL [options]`: consume node messages (gf.flow.worker). Exit 0 when
+--- it stopped on --max-messages / --idle-exit, 130 on SIGINT/SIGTERM (running nodes recorded
+--- as interrupted and their messages made visible again).
+function M.worker_main(...)
+  local opts = args.parse({
+    name = "worker",
+    description = "Run workflow nodes from an SQS queue (messages sent by gfhost run --executor sqs).",
+    env_prefix = false,
+    options = {
+      { name = "queue", type = "string", required = true, help = "SQS queue URL" },
+      { name = "state", type = "string", default = M.default_state_path(),
+        help = "SQLite state file shared with the coordinator and the other workers" },
+      { name = "concurrency", type = "integer", help = "nodes running at once (default 4)" },
+      { name = "workers", type = "integer", hidden = true, help = "same as --concurrency" },
+      { name = "visibility", type = "integer", default = 60,
+        help = "seconds a message stays invisible; extended while its node runs" },
+      { name = "wait", type = "integer", default = 20, help = "long-poll seconds per receive (0-20)" },
+      { name = "max-messages", type = "integer", help = "stop after this many messages" },
+      { name = "idle-exit", type = "number", help = "stop after this many seconds without a message" },
+      { name = "endpoint-url", type = "string", env = "AWS_ENDPOINT_URL", help = "SQS endpoint" },
+      { name = "region", type = "string", env = "AWS_DEFAULT_REGION", help = "AWS region" },
+      { name = "profile", type = "string", env = "AWS_PROFILE", help = "AWS profile" },
+      { name = "release", type = "string", hidden = true,
+        help = "make the receipts listed in this file visible again, then exit" },
+    },
+  }, { ... })
+  local client = M.sqs_client(opts)
+  if opts.release then return M.release_main(client, opts.queue, opts.release) end
+  local n = opts.concurrency or opts.workers or 4
+  if n < 1 then host.fail("--concurrency must be at least 1", 2) end
+  if opts.visibility < 1 or opts.visibility > 43200 then
+    host.fail("--visibility must be in 1..43200 seconds", 2)
+  end
+  if opts.wait < 0 or opts.wait > 20 then host.fail("--wait must be in 0..20 seconds", 2) end
+  if opts.max_messages and opts.max_messages < 1 then host.fail("--max-messages must be at least 1", 2) end
+  local store, serr = require("gf.flow.store").open(opts.state)
+  if not store then host.fail(serr) end
+  local stats = require("gf.flow.worker").run({ client = client, queue = opts.queue,
+    store = store, concurrency = n, visibility = opts.visibility, wait = opts.wait,
+    max_messages = opts.max_messages, idle_exit = opts.idle_exit,
+    on_release = function(receipts) M.release_later(opts, receipts) end })
+  store:close()
+  io.stdout:write(("worker: %d messages: %d completed, %d reused, %d failed, %d retried, "
+    .. "%d exhausted, %d busy, %d bad, %d deferred, %d interrupted, %d errors\n"):format(
+    stats.messages, stats.completed, stats.reused, stats.failed, stats.retried, stats.exhausted,
+    stats.busy, stats.bad, stats.deferred, stats.interrupted, stats.errors))
+  if require("gf.task").interrupted() then return 130 end
+  return 0
+end
+
+--- After SIGINT the host refuses new network waits in this process, so interrupted messages
+--- are made visible again by a short child process: `gfhost worker --release FILE`.
+function M.release_later(opts, receipts)
+  local path = os.tmpname()
+  local f = io.open(path, "w")
+  if not f then return end
+  f:write(table.concat(receipts, "\n"), "\n")
+  f:close()
+  local function q(v) return "'" .. tostring(v):gsub("'", "'\\''") .. "'" end
+  local cmd = { q(host.exe()), "worker", "--queue", q(opts.queue), "--release", q(path) }
+  if opts.endpoint_url then cmd[#cmd + 1] = "--endpoint-url " .. q(opts.endpoint_url) end
+  if opts.region then cmd[#cmd + 1] = "--region " .. q(opts.region) end
+  if opts.profile then cmd[#cmd + 1] = "--profile " .. q(opts.profile) end
+  os.execute(table.concat(cmd, " ") .. " </dev/null >/dev/null")
+  os.remove(path)
+end
+
+function M.release_main(client, queue, path)
+  local f = io.open(path, "r")
+  if not f then host.fail("--release " .. path .. ": cannot open", 2) end
+  local receipts = {}
+  for line in f:lines() do
+    if line ~= "" then receipts[#receipts + 1] = line end
+  end
+  f:close()
+  if #receipts == 0 then return 0 end
+  local r, err = client:change_visibility_batch(queue, receipts, 0)
+  if not r then host.fail("release: " .. tostring(err)) end
+  io.stderr:write(("gfhost: %d interrupted message(s) visible again\n"):format(#r.successful))
+  return #r.failed == 0 and 0 or 1
 end
 
 return M

@@ -318,7 +318,9 @@ local function lease_left(rec, worker, now)
   return nil
 end
 
---- Claim a node for one worker, inside one state transaction (atomic on SQLite):
+--- Claim a node for one worker, inside one state transaction (atomic on SQLite). lease =
+--- {worker=, seconds=, now=, max_attempts=, until=}: the lease runs until `until` (epoch
+--- seconds; default now + seconds). Returns:
 ---   "completed", rec            already completed: nothing to run
 ---   "busy", seconds_left        another worker's lease on it is live
 ---   "exhausted", rec            failed with no attempts left (max_attempts)
@@ -336,7 +338,7 @@ function M.claim(store, run_id, node_id, lease)
       return "exhausted", rec
     end
     local ok, msg, code = s:put_node(run_id, node_id, { status = "running", attempts = attempts + 1,
-      output = { worker = lease.worker, lease_until = now + lease.seconds } })
+      output = { worker = lease.worker, lease_until = lease["until"] or now + lease.seconds } })
     if not ok then return nil, msg, code end
     return "claimed", attempts + 1
   end)
