@@ -176,10 +176,14 @@ function M.worker_main(...)
       { name = "profile", type = "string", env = "AWS_PROFILE", help = "AWS profile" },
       { name = "release", type = "string", hidden = true,
         help = "make the receipts listed in this file visible again, then exit" },
+      { name = "release-delay", type = "number", hidden = true, default = 0,
+        help = "seconds to wait before --release" },
     },
   }, { ... })
   local client = M.sqs_client(opts)
-  if opts.release then return M.release_main(client, opts.queue, opts.release) end
+  if opts.release then
+    return M.release_main(client, opts.queue, opts.release, opts.release_delay)
+  end
   local n = opts.concurrency or opts.workers or 4
   if n < 1 then host.fail("--concurrency must be at least 1", 2) end
   if opts.visibility < 1 or opts.visibility > 43200 then
@@ -203,7 +207,10 @@ function M.worker_main(...)
 end
 
 --- After SIGINT the host refuses new network waits in this process, so interrupted messages
---- are made visible again by a short child process: `gfhost worker --release FILE`.
+--- are made visible again by a short child process left running in the background:
+--- `gfhost worker --release FILE --release-delay S`. It waits out the long polls this process
+--- abandoned (the server still holds them for up to --wait seconds and would hand a released
+--- message to a connection nobody reads), then sets the messages' visibility to 0.
 function M.release_later(opts, receipts)
   local path = os.tmpname()
   local f = io.open(path, "w")
@@ -211,15 +218,17 @@ function M.release_later(opts, receipts)
   f:write(table.concat(receipts, "\n"), "\n")
   f:close()
   local function q(v) return "'" .. tostring(v):gsub("'", "'\\''") .. "'" end
-  local cmd = { q(host.exe()), "worker", "--queue", q(opts.queue), "--release", q(path) }
+  local cmd = { q(host.exe()), "worker", "--queue", q(opts.queue), "--release", q(path),
+    "--release-delay", tostring(opts.wait + 1) }
   if opts.endpoint_url then cmd[#cmd + 1] = "--endpoint-url " .. q(opts.endpoint_url) end
   if opts.region then cmd[#cmd + 1] = "--region " .. q(opts.region) end
   if opts.profile then cmd[#cmd + 1] = "--profile " .. q(opts.profile) end
-  os.execute(table.concat(cmd, " ") .. " </dev/null >/dev/null")
-  os.remove(path)
+  os.execute(table.concat(cmd, " ") .. " </dev/null >/dev/null &")
+  io.stderr:write(("gfhost: %d interrupted message(s) will be visible again in %d s\n"):format(
+    #receipts, opts.wait + 1))
 end
 
-function M.release_main(client, queue, path)
+function M.release_main(client, queue, path, delay)
   local f = io.open(path, "r")
   if not f then host.fail("--release " .. path .. ": cannot open", 2) end
   local receipts = {}
@@ -227,6 +236,8 @@ function M.release_main(client, queue, path)
     if line ~= "" then receipts[#receipts + 1] = line end
   end
   f:close()
+  os.remove(path)
+  if delay and delay > 0 then require("gf.task").sleep(delay) end
   if #receipts == 0 then return 0 end
   local r, err = client:change_visibility_batch(queue, receipts, 0)
   if not r then host.fail("release: " .. tostring(err)) end

@@ -191,7 +191,9 @@ end
 
 function Worker:should_stop()
   if self.stopping or task.interrupted() then return true end
-  if self.max_messages and self.stats.messages >= self.max_messages then return true end
+  if self.max_messages and self.stats.messages + self.receiving >= self.max_messages then
+    return true
+  end
   if self.idle_exit and self.inflight == 0 and self.now() - self.last_message >= self.idle_exit then
     return true
   end
@@ -205,8 +207,10 @@ function Worker:consume()
       local left = self.idle_exit - (self.now() - self.last_message)
       wait = math.max(0, math.min(wait, math.ceil(left)))
     end
+    self.receiving = self.receiving + 1
     local ok, msgs, err = pcall(self.client.receive, self.client, self.queue,
       { max = 1, wait = wait, visibility = self.visibility })
+    self.receiving = self.receiving - 1
     if not ok then
       if task.interrupted() then break end
       msgs, err = nil, msgs
@@ -251,7 +255,7 @@ function M.run(opts)
       return wf, err
     end,
     log = opts.log or default_log(), now = now, id = opts.worker_id or M.worker_id(),
-    workflows = {}, inflight = 0, last_message = now(), release = {},
+    workflows = {}, inflight = 0, receiving = 0, last_message = now(), release = {},
     stats = { messages = 0, completed = 0, reused = 0, failed = 0, retried = 0, exhausted = 0,
       busy = 0, bad = 0, deferred = 0, interrupted = 0, errors = 0 },
   }, Worker)
