@@ -183,3 +183,141 @@ describe("gf.flow local executor #unit", function()
     assert.equal("ids", runner.default_run_id(wf, {}))
   end)
 end)
+
+describe("gf.flow SQS messages #unit", function()
+  local message = require("gf.flow.message")
+  local json = require("gf.json")
+
+  it("round-trips a node message", function()
+    local body = message.encode({ workflow = "example", run_id = "r1", node = "describe[CYVR]",
+      item = { id = "CYVR", lat = 49.19 }, params = { out = "o" } })
+    local m = message.decode(body)
+    assert.same({ workflow = "example", run_id = "r1", node = "describe[CYVR]", params = { out = "o" },
+      item = { id = "CYVR", lat = 49.19 }, has_item = true }, m)
+    local doc = json.decode(body)
+    assert.equal("gfhost.flow.node", doc.type)
+    assert.equal(1, doc.version)
+    local plain = message.decode(message.encode({ workflow = "w", run_id = "r", node = "a" }))
+    assert.is_false(plain.has_item)
+    assert.same({}, plain.params)
+    assert.equal("x", message.decode('{"workflow":"w","run_id":"r","node":"t[1]","inputs":"x"}').item)
+  end)
+
+  it("rejects bad bodies with a clear message and code", function()
+    local r = { message.decode("not json") }
+    assert.equal(3, #r)
+    assert.is_nil(r[1])
+    assert.matches("^flow message: not JSON: json%.decode: ", r[2])
+    assert.equal("parse", r[3])
+    assert.same({ nil, "flow message: not a JSON object", "invalid_input" }, { message.decode("[1]") })
+    assert.same({ nil, "flow message: field 'node' must be a non-empty string", "invalid_input" },
+      { message.decode('{"workflow":"w","run_id":"r"}') })
+    assert.same({ nil, "flow message: field 'run_id' must be a non-empty string", "invalid_input" },
+      { message.decode('{"workflow":"w","run_id":"","node":"a"}') })
+    assert.same({ nil, "flow message: field 'params' must be an object of strings", "invalid_input" },
+      { message.decode('{"workflow":"w","run_id":"r","node":"a","params":{"n":1}}') })
+    assert.same({ nil, "flow message: version 2 is not supported (this gfhost reads 1)", "invalid_input" },
+      { message.decode('{"workflow":"w","run_id":"r","node":"a","version":2}') })
+    assert.same({ nil, 'flow message: type "x" is not "gfhost.flow.node"', "invalid_input" },
+      { message.decode('{"workflow":"w","run_id":"r","node":"a","type":"x"}') })
+    assert.same({ nil, "flow message: body must be a string", "invalid_input" }, { message.decode(42) })
+  end)
+
+  it("raises on misuse when encoding", function()
+    assert.has_error(function() message.encode("x") end)
+    assert.has_error(function() message.encode({ workflow = "w", run_id = "r" }) end)
+    assert.has_error(function() message.encode({ workflow = "w", run_id = "r", node = "a", params = { n = 1 } }) end)
+  end)
+end)
+
+describe("gf.flow worker with a fake queue #unit", function()
+  local message = require("gf.flow.message")
+  local worker = require("gf.flow.worker")
+  local silent = function() end
+  local log = { info = silent, warn = silent, error = silent, debug = silent }
+
+  -- A queue in memory: receive hands out each pending message once.
+  local function fake_queue(bodies, st)
+    local q = { pending = {}, deleted = {}, visibility = {}, state_at_delete = {} }
+    for i, b in ipairs(bodies) do q.pending[i] = { id = "m" .. i, body = b, receipt = "rh" .. i } end
+    function q.receive(_, _, opts)
+      assert.equal(1, opts.max)
+      local m = table.remove(q.pending, 1)
+      return m and { m } or {}
+    end
+    function q.delete(_, _, m)
+      local d = message.decode(m.body)
+      q.state_at_delete[m.id] = st:get_node(d.run_id, d.node).status
+      q.deleted[#q.deleted + 1] = m.id
+      return true
+    end
+    function q.change_visibility(_, _, m, s)
+      q.visibility[#q.visibility + 1] = { m.id, s }
+      return true
+    end
+    return q
+  end
+
+  local function probe()
+    local runs = {}
+    local wf = flow.workflow("fake_probe")
+    wf:task { name = "a", run = function() runs.a = (runs.a or 0) + 1 return "A" end }
+    wf:task { name = "b", after = { "a" }, foreach = function() return { "x", "y" } end,
+      key = function(v) return v end, retries = 1, backoff = 3,
+      run = function(ctx, v)
+        runs[v] = (runs[v] or 0) + 1
+        if v == "y" then error("y breaks", 0) end
+        return ctx.output.a .. v
+      end }
+    return wf, runs
+  end
+
+  local function msg(node, item)
+    return message.encode({ workflow = "fake_probe", run_id = "r", node = node, item = item })
+  end
+
+  it("deletes a message only after its node's completion is recorded; failures stay queued", function()
+    local st = store_mod.memory()
+    local wf, runs = probe()
+    local q = fake_queue({ msg("a"), msg("b[x]", "x"), msg("b[y]", "y"), "garbage", msg("a") }, st)
+    local stats = worker.run({ client = q, queue = "q", store = st, concurrency = 1, wait = 0,
+      max_messages = 5, log = log, load = function() return wf end })
+    assert.same({ "m1", "m2", "m5" }, q.deleted)
+    assert.same({ m1 = "completed", m2 = "completed", m5 = "completed" }, q.state_at_delete)
+    assert.same({ { "m3", 3 } }, q.visibility) -- b[y] comes back after its backoff
+    assert.same({ a = 1, x = 1, y = 1 }, runs) -- the duplicate of a did not run again
+    assert.equal("AX", st:get_node("r", "b[x]").output:upper())
+    local y = st:get_node("r", "b[y]")
+    assert.same({ "failed", 1, "y breaks" }, { y.status, y.attempts, y.error })
+    assert.same({ 5, 2, 1, 1, 1, 0 }, { stats.messages, stats.completed, stats.reused, stats.retried,
+      stats.bad, stats.failed })
+  end)
+
+  it("leaves a node failed on its last attempt to the redrive policy and never reruns it", function()
+    local st = store_mod.memory()
+    local wf, runs = probe()
+    assert(st:put_node("r", "a", { status = "completed", attempts = 1, output = "A" }))
+    local q = fake_queue({ msg("b[y]", "y"), msg("b[y]", "y"), msg("b[y]", "y") }, st)
+    local stats = worker.run({ client = q, queue = "q", store = st, concurrency = 1, wait = 0,
+      max_messages = 3, log = log, load = function() return wf end })
+    assert.same({}, q.deleted)
+    assert.equal(2, runs.y) -- retries = 1: two attempts, then the third delivery is refused
+    assert.same({ 1, 1, 1 }, { stats.retried, stats.failed, stats.exhausted })
+    assert.equal(2, st:get_node("r", "b[y]").attempts)
+  end)
+
+  it("does not run a node whose lease another worker holds", function()
+    local st = store_mod.memory()
+    local wf, runs = probe()
+    assert(st:put_node("r", "a", { status = "running", attempts = 1,
+      output = { worker = "other", lease_until = os.time() + 30 } }))
+    local q = fake_queue({ msg("a") }, st)
+    local stats = worker.run({ client = q, queue = "q", store = st, concurrency = 1, wait = 0,
+      max_messages = 1, log = log, load = function() return wf end, now = os.time })
+    assert.is_nil(runs.a)
+    assert.equal(1, stats.busy)
+    assert.same({}, q.deleted)
+    assert.equal("m1", q.visibility[1][1])
+    assert.is_true(q.visibility[1][2] >= 30 and q.visibility[1][2] <= 32)
+  end)
+end)
