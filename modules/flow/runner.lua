@@ -14,7 +14,11 @@
 -- failed unless rerun_failed. Nodes downstream of a failed node are "skipped" (not recorded as
 -- failed). An interrupt (SIGINT/SIGTERM) records running nodes as "interrupted", never as failed
 -- or completed. summary = {run_id=, completed=, failed=, skipped=, interrupted=, reused=,
--- nodes = {id -> {status=, error=, attempts=}}, ok = (nothing failed or interrupted)}.
+-- nodes = {id -> {status=, error=, attempts=, output=}}, ok = (nothing failed or interrupted)}.
+-- Memory stays flat in the number of nodes: only nodes that did not complete are kept in
+-- summary.nodes (pairs() lists those); a completed node is read from the store on access.
+-- Node states are read from the store one node at a time, never a whole run at once (except
+-- for the final node, whose outcomes list every node).
 local task = require("gf.task")
 local store_mod = require("gf.flow.store")
 
@@ -61,7 +65,12 @@ function M.run(wf, opts)
   wf:validate()
   local store = opts.store or store_mod.memory()
   local run_id = opts.run_id or default_run_id(wf, opts.params)
-  local previous = store_mod.states(store, run_id)
+  local function previous(node_id)
+    local rec, msg, code = store:get_node(run_id, node_id)
+    if rec then return rec end
+    if code ~= "not_found" then error(("flow state: get_node %s: %s"):format(node_id, tostring(msg)), 0) end
+    return nil
+  end
   local sem = task.semaphore(opts.concurrency or 8)
   local sleep = opts.sleep or task.sleep
   local log = opts.log or logger()
@@ -71,7 +80,6 @@ function M.run(wf, opts)
   local total = 0
 
   local function record(node_id, rec)
-    nodes[node_id] = rec
     store_mod.save(store, run_id, node_id, rec)
   end
 
@@ -80,9 +88,11 @@ function M.run(wf, opts)
     if progress then progress:set_total(total) end
   end
 
+  -- Only nodes that did not complete stay in memory; completed ones are read back from the
+  -- store when asked for (summary.nodes), so memory stays flat however many nodes complete.
   local function finish(node_id, status, rec)
     counts[status] = counts[status] + 1
-    nodes[node_id] = rec
+    if status ~= "completed" then nodes[node_id] = rec end
     if progress then progress:tick(1, { failed = status == "failed" }) end
   end
 
@@ -92,8 +102,8 @@ function M.run(wf, opts)
   end
 
   -- One node: reuse, or run with retries. Returns "completed", output | "failed", err | ...
-  local function run_node(t, node_id, item)
-    local prev = previous[node_id]
+  local function run_node(t, node_id, item, always_run)
+    local prev = not always_run and previous(node_id)
     if prev and prev.status == "completed" then
       counts.reused = counts.reused + 1
       finish(node_id, "completed", prev)
@@ -108,7 +118,7 @@ function M.run(wf, opts)
     end
     sem:acquire()
     local attempts = t.retries + 1
-    local status, value
+    local status, value, last
     for attempt = 1, attempts do
       record(node_id, { status = "running", attempts = attempt })
       local r
@@ -120,13 +130,15 @@ function M.run(wf, opts)
       end
       if r[1] then
         status, value = "completed", r[2]
-        record(node_id, { status = "completed", attempts = attempt, output = value })
+        last = { status = "completed", attempts = attempt, output = value }
+        record(node_id, last)
         break
       end
       local e = err_text(r[2])
       if task.interrupted() then
         status, value = "interrupted", e
-        record(node_id, { status = "interrupted", attempts = attempt, error = e })
+        last = { status = "interrupted", attempts = attempt, error = e }
+        record(node_id, last)
         break
       end
       status, value = "failed", e
@@ -136,16 +148,18 @@ function M.run(wf, opts)
         local ok = pcall(sleep, t.backoff * 2 ^ (attempt - 1))
         if not ok then
           status = "interrupted"
-          record(node_id, { status = "interrupted", attempts = attempt, error = e })
+          last = { status = "interrupted", attempts = attempt, error = e }
+          record(node_id, last)
           break
         end
       else
-        record(node_id, { status = "failed", attempts = attempt, error = e })
+        last = { status = "failed", attempts = attempt, error = e }
+        record(node_id, last)
         log.error("node failed", { workflow = wf.name, node = node_id, attempts = attempt, error = e })
       end
     end
     sem:release()
-    finish(node_id, status, nodes[node_id])
+    finish(node_id, status, last)
     return status, value
   end
 
@@ -182,24 +196,27 @@ function M.run(wf, opts)
       local e = ok and ("foreach returned " .. type(items) .. ", not a list") or err_text(items)
       task_status[t.name] = "failed"
       add_total(1)
-      record(t.name, { status = "failed", attempts = 1, error = e })
-      finish(t.name, "failed", nodes[t.name])
+      local rec = { status = "failed", attempts = 1, error = e }
+      record(t.name, rec)
+      finish(t.name, "failed", rec)
       return
     end
     add_total(#items)
-    local ids, seen = {}, {}
+    -- keys only (no per-node tables): memory stays flat in the number of items
+    local keys, seen = {}, {}
     for i, item in ipairs(items) do
       local key = t.key and t.key(item, i) or i
-      local id = ("%s[%s]"):format(t.name, tostring(key))
-      if seen[id] then error(("task '%s': duplicate node key '%s'"):format(t.name, tostring(key)), 0) end
-      seen[id] = true
-      ids[i] = { id = id, key = key }
+      local sk = tostring(key)
+      if seen[sk] then error(("task '%s': duplicate node key '%s'"):format(t.name, sk), 0) end
+      seen[sk] = true
+      keys[i] = key
     end
+    seen = nil
     local out = {}
     local all_ok = true
     local results = task.map(items, function(item, i)
-      local status, value = run_node(t, ids[i].id, item)
-      if status == "completed" then out[ids[i].key] = value else all_ok = false end
+      local status, value = run_node(t, ("%s[%s]"):format(t.name, tostring(keys[i])), item)
+      if status == "completed" then out[keys[i]] = value else all_ok = false end
       return status
     end, { concurrency = math.max(1, (opts.concurrency or 8) * 2) })
     for i = 1, #items do
@@ -220,20 +237,26 @@ function M.run(wf, opts)
   end
 
   if wf.final_task and not task.interrupted() then
+    local ft = wf.final_task
     local outcomes = {}
+    for _, rec in ipairs(store:list_nodes(run_id) or {}) do
+      if rec.node ~= ft.name then
+        outcomes[rec.node] = { status = rec.status, error = rec.error, attempts = rec.attempts }
+      end
+    end
     for id, rec in pairs(nodes) do
       outcomes[id] = { status = rec.status, error = rec.error, attempts = rec.attempts }
     end
     add_total(1)
-    local ft = wf.final_task
-    local saved = previous[ft.name]
-    previous[ft.name] = nil -- the final node always runs
-    local status = run_node(ft, ft.name, outcomes)
-    previous[ft.name] = saved
-    local _ = status
+    run_node(ft, ft.name, outcomes, true) -- the final node always runs
   end
   if progress then progress:finish() end
 
+  setmetatable(nodes, { __index = function(_, id)
+    if type(id) ~= "string" then return nil end
+    local rec = store:get_node(run_id, id)
+    return rec and rec.status == "completed" and rec or nil
+  end })
   local summary = { run_id = run_id, nodes = nodes, bugs = bugs }
   for k, v in pairs(counts) do summary[k] = v end
   summary.ok = counts.failed == 0 and counts.interrupted == 0 and #bugs == 0
