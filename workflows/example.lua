@@ -4,7 +4,12 @@
 --   gfhost run example --list                       # the task graph
 --   gfhost run example ... --rerun-failed           # give failed nodes fresh attempts
 --   gfhost dag example --out dag/                   # the same graph as HTCondor DAGMan files
+--   gfhost worker --queue "$Q" &                    # SQS workers (as many as you like), then
+--   gfhost run example --executor sqs --queue "$Q"  # enqueue the nodes instead of running here
 --
+-- Features (docs/flow.md): a DAG (stations -> describe -> checksums), a foreach fan-out
+-- (describe: one node per CSV row), retries with backoff and a timeout (describe), native modules
+-- inside tasks (gf.csv, gf.json, gf.fs, sha256 on the worker pool) and a final node (report).
 -- Tasks: `stations` reads the CSV; `describe` runs once per station (retries 2, timeout 30 s)
 -- and writes <out>/<station>.json atomically; `checksums` hashes every file written (sha256 on
 -- the worker pool); the final node `report` always runs and writes <out>/report.json with
