@@ -17,6 +17,7 @@ ap.add_argument("--granules", type=int, default=25)
 ap.add_argument("--ports", default="19040-19049")
 ap.add_argument("--port-file", required=True)
 ap.add_argument("--fail-after", type=int, default=-1, help="answer 500 after this many pages")
+ap.add_argument("--per-day", type=int, default=1, help="granules per day (start dates)")
 ap.add_argument("--warm-page-size", type=int, default=0,
                 help="render every page of this size before listening (benchmarks)")
 a = ap.parse_args()
@@ -24,13 +25,16 @@ a = ap.parse_args()
 templates = json.load(open(a.page))["items"]
 t0 = datetime.datetime(2020, 11, 20, tzinfo=datetime.timezone.utc)
 
+def start_of(i):
+    return t0 + datetime.timedelta(seconds=(i * 86400) // a.per_day)
+
 def granule(i):
     g = copy.deepcopy(templates[i % len(templates)])
     cid = "G%d-POCLOUD" % (1000000000 + i)
     g["meta"]["concept-id"] = cid
     g["meta"]["native-id"] = "granule-%06d" % i
     g["umm"]["GranuleUR"] = "granule-%06d" % i
-    s = t0 + datetime.timedelta(days=i)
+    s = start_of(i)
     g["umm"]["TemporalExtent"]["RangeDateTime"] = {
         "BeginningDateTime": s.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
         "EndingDateTime": (s + datetime.timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
@@ -50,7 +54,7 @@ def _marked(k):
 marked = [_marked(k) for k in range(len(templates))]
 
 def rendered(i):
-    s = t0 + datetime.timedelta(days=i)
+    s = start_of(i)
     return (marked[i % len(marked)].replace("@@CID@@", "G%d-POCLOUD" % (1000000000 + i))
             .replace("@@NID@@", "granule-%06d" % i)
             .replace("@@BEGIN@@", s.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
