@@ -486,7 +486,10 @@ end
 function M.parse(spec, argv, ctx, ...)
   spec = compile(spec)
   if type(argv) == "string" then -- args.parse(spec, ...): the script's arguments themselves
+    -- one script argument: ctx is the nil Lua passes for a missing parameter, not an argument
+    local n = (ctx == nil and select("#", ...) == 0) and 1 or 2 + select("#", ...)
     argv, ctx = table.pack(argv, ctx, ...), nil
+    argv.n = n
     for i = 1, argv.n do
       if type(argv[i]) ~= "string" then
         error(("bad argument #%d to 'args.parse' (string expected, got %s)"):format(i + 1,

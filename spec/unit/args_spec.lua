@@ -375,6 +375,10 @@ describe("gf.args #unit", function()
       local function script(...) return args.parse(S, ...) end
       assert.same({ a = "x", n = 3, rest = { "p", "q" } }, script("--a", "x", "p", "--n=3", "q"))
       assert.same({ rest = {} }, script())
+      -- exactly one argument (Lua passes nil for the missing ctx parameter)
+      assert.same({ a = "y", rest = {} }, script("--a=y"))
+      assert.same({ rest = { "p" } }, script("p"))
+      assert.same({ rest = { "p", "q" } }, script("p", "q"))
     end)
   end)
 
