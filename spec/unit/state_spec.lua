@@ -3,7 +3,7 @@
 -- SQLite; another backend's spec runs it with its own description:
 --
 --   local paths = require("spec.support.paths")
---   assert(loadfile(paths.root .. "/spec/unit/state_spec.lua"))({
+--   assert(loadfile(paths.root .. "/spec/unit/state_spec.lua", "t", _ENV))({   -- _ENV: busted's describe/it
 --     label = "dynamodb", tag = "#integration",
 --     new = function(clock) return store end,      -- a fresh, empty store using clock()
 --     dispose = function(store) end,                -- optional: drop what new() created
