@@ -411,6 +411,27 @@ local function node_arg(wf, t, name, key, node_id, states, outputs, opts)
   return nil, ("node %s: no item with key '%s'"):format(node_id, key), "not_found"
 end
 
+-- The node states run_one needs: every node for the final node or a task after a foreach
+-- task; otherwise only this node and the plain tasks it depends on (one read each).
+local function states_for(wf, t, store, run_id, node_id)
+  if t.final then return store_mod.states(store, run_id) end
+  local want = { node_id }
+  for _, dep in ipairs(t.after) do
+    if wf.tasks[dep].foreach then return store_mod.states(store, run_id) end
+    want[#want + 1] = dep
+  end
+  local states = {}
+  for _, id in ipairs(want) do
+    local rec, msg, code = store:get_node(run_id, id)
+    if rec then
+      states[id] = rec
+    elseif code ~= "not_found" then
+      error(("flow state: get_node %s: %s"):format(id, tostring(msg)), 0)
+    end
+  end
+  return states
+end
+
 --- Run one node once (no retries: the caller's engine retries) and record its state.
 --- Returns status ("completed" | "failed" | "interrupted"), value (output or error), the
 --- record, and true when a completed node was reused instead of run; nil, msg, code when the
@@ -425,7 +446,7 @@ function M.run_one(wf, node_id, opts)
   local params = opts.params or {}
   local t, name, key = task_of(wf, node_id)
   if not t then return nil, ("workflow %s has no task '%s'"):format(wf.name, name), "invalid_input" end
-  local states = opts.states or store_mod.states(store, run_id)
+  local states = opts.states or states_for(wf, t, store, run_id, node_id)
   local done = states[node_id]
   if done and done.status == "completed" and not t.final and not opts.lease then
     return "completed", done.output, done, true
