@@ -3,6 +3,7 @@
 */
 #define _POSIX_C_SOURCE 200809L
 #include "http.h"
+#include "httpfile.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -27,11 +28,13 @@ struct gf_http_xfer {
   uint64_t max_body;
   char *output_file; /* final name */
   char *part_file;   /* output_file.part */
+  int nosync;
+  int append; /* the 2xx body continues the existing .part (206 to a resume) */
   uint64_t resume_from;
   int explicit_range;
   /* response */
   long status;
-  int mode; /* 0: undecided, 1: memory, 2: file */
+  int mode; /* 0: undecided, 1: memory, 2: file (body: spool until out is opened) */
   char *body;
   size_t body_len, body_cap;
   FILE *out;
@@ -110,17 +113,60 @@ static size_t on_header(char *buf, size_t size, size_t n, void *ud)
   return len;
 }
 
-static int open_part(gf_http_xfer *x)
+static long long content_length(const gf_http_xfer *x);
+
+/* The first byte of a 2xx body for output_file: append or start over, and size the spool. */
+static void start_file(gf_http_xfer *x)
 {
   /* Resume appends only when the server honoured the Range (206); a 200 starts over. */
-  const char *mode = (x->resume_from > 0 && x->status == 206) ? "ab" : "wb";
-  x->out = fopen(x->part_file, mode);
+  x->append = x->resume_from > 0 && x->status == 206;
+  if (!x->append) x->resume_from = 0;
+  long long clen = content_length(x);
+  if (clen > 0 && (unsigned long long)clen <= GF_HTTP_SPOOL && !x->body) {
+    x->body = malloc((size_t)clen);
+    if (x->body) x->body_cap = (size_t)clen;
+  }
+}
+
+static int open_part(gf_http_xfer *x)
+{
+  x->out = fopen(x->part_file, x->append ? "ab" : "wb");
   if (!x->out) {
     x->io_failed = 1;
     x->io_errno = errno;
     return -1;
   }
-  if (mode[0] == 'w') x->resume_from = 0;
+  return 0;
+}
+
+/* Move the spooled body to the .part file and stream from here on (loop thread). */
+static int spill(gf_http_xfer *x)
+{
+  if (!x->out && open_part(x) != 0) return -1;
+  if (x->body_len > 0 && fwrite(x->body, 1, x->body_len, x->out) != x->body_len) {
+    x->io_failed = 1;
+    x->io_errno = errno;
+    return -1;
+  }
+  free(x->body);
+  x->body = NULL;
+  x->body_len = x->body_cap = 0;
+  return 0;
+}
+
+static int spool(gf_http_xfer *x, const char *buf, size_t len)
+{
+  if (x->body_len + len > x->body_cap) {
+    size_t cap = x->body_cap ? x->body_cap : 16384;
+    while (cap < x->body_len + len) cap *= 2;
+    if (cap > GF_HTTP_SPOOL) cap = GF_HTTP_SPOOL;
+    char *n = realloc(x->body, cap);
+    if (!n) return -1;
+    x->body = n;
+    x->body_cap = cap;
+  }
+  memcpy(x->body + x->body_len, buf, len);
+  x->body_len += len;
   return 0;
 }
 
@@ -149,7 +195,7 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
   if (x->mode == 0) {
     curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
     x->mode = (x->output_file && x->status >= 200 && x->status < 300) ? 2 : 1;
-    if (x->mode == 2 && open_part(x) != 0) return 0;
+    if (x->mode == 2) start_file(x);
   }
   x->received += len;
   if (x->max_body && x->received > x->max_body) {
@@ -157,6 +203,10 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
     return 0;
   }
   if (x->mode == 2) {
+    if (!x->out) {
+      if (x->body_len + len <= GF_HTTP_SPOOL && spool(x, buf, len) == 0) return len;
+      if (spill(x) != 0) return 0;
+    }
     if (fwrite(buf, 1, len, x->out) != len) {
       x->io_failed = 1;
       x->io_errno = errno;
@@ -292,6 +342,7 @@ static int set_output(gf_http_xfer *x, const gf_http_opts *o, const char **code,
   if (!o->output_file) return 0;
   size_t n = strlen(o->output_file);
   x->output_file = strdup(o->output_file);
+  x->nosync = o->nosync;
   x->part_file = malloc(n + 6);
   if (!x->output_file || !x->part_file) {
     *code = "io";
@@ -476,20 +527,17 @@ static int fail_transport(gf_http_xfer *x, CURLcode rc, const char **code, char 
   return -1;
 }
 
-/* Close the .part file, check its size and rename it. */
-static int finish_file(gf_http_xfer *x, long long clen, const char **code, char *msg, size_t msglen)
+static char *dup_str(const char *s)
 {
-  if (!x->out && open_part(x) != 0) return fail_transport(x, CURLE_OK, code, msg, msglen);
-  int bad = fflush(x->out) != 0 || fsync(fileno(x->out)) != 0;
-  bad |= fclose(x->out) != 0;
-  x->out = NULL;
-  if (bad) {
-    x->io_failed = 1;
-    x->io_errno = errno;
-    return fail_transport(x, CURLE_OK, code, msg, msglen);
-  }
-  struct stat st;
-  memset(&st, 0, sizeof st);
+  return dup_range(s, strlen(s));
+}
+
+int gf_http_take_file(gf_http_xfer *x, gf_http_file **file, const char **code, char *msg,
+                      size_t msglen)
+{
+  *file = NULL;
+  if (!x->output_file || x->status < 200 || x->status >= 300) return 0;
+  if (x->mode == 0) start_file(x); /* an empty body */
   uint64_t want = x->resume_from + x->received;
   const gf_http_header *cr = find_header(x, "content-range");
   unsigned long long first = 0, last = 0, total = 0;
@@ -503,22 +551,35 @@ static int finish_file(gf_http_xfer *x, long long clen, const char **code, char 
     }
     if (!x->explicit_range) want = total;
   }
-  (void)clen;
-  if (stat(x->part_file, &st) != 0 || (uint64_t)st.st_size != want) {
-    *code = "network";
-    snprintf(msg, msglen, "partial body: %s has %lld bytes, expected %llu", x->part_file,
-             (long long)st.st_size, (unsigned long long)want);
-    return -1;
-  }
-  if (rename(x->part_file, x->output_file) != 0) {
+  gf_http_file *f = calloc(1, sizeof *f);
+  if (!f || !(f->path = dup_str(x->output_file)) || !(f->part = dup_str(x->part_file))) {
+    gf_http_file_free(f);
     *code = "io";
-    snprintf(msg, msglen, "rename %s: %s", x->part_file, strerror(errno));
+    snprintf(msg, msglen, "not enough memory");
     return -1;
   }
+  f->fd = -1;
+  f->append = x->append;
+  f->sync = !x->nosync;
+  f->want = want;
+  f->out = x->out;
+  x->out = NULL;
+  f->data = x->body;
+  f->len = x->body_len;
+  x->body = NULL;
+  x->body_len = x->body_cap = 0;
+  *file = f;
   return 0;
 }
 
-int gf_http_finish(gf_http_xfer *x, CURLcode rc, const char **code, char *msg, size_t msglen)
+const char *gf_http_file_error(const gf_http_file *f, const char **code)
+{
+  if (!f->failed) return NULL;
+  *code = f->code;
+  return f->msg;
+}
+
+static int finish(gf_http_xfer *x, CURLcode rc, const char **code, char *msg, size_t msglen)
 {
   if (rc != CURLE_OK || x->too_large || x->io_failed)
     return fail_transport(x, rc, code, msg, msglen);
@@ -531,9 +592,19 @@ int gf_http_finish(gf_http_xfer *x, CURLcode rc, const char **code, char *msg, s
              clen);
     return -1;
   }
-  if (x->output_file && x->status >= 200 && x->status < 300)
-    return finish_file(x, bodiless ? -1 : clen, code, msg, msglen);
   return 0;
+}
+
+int gf_http_finish(gf_http_xfer *x, CURLcode rc, const char **code, char *msg, size_t msglen)
+{
+  if (finish(x, rc, code, msg, msglen) == 0) return 0;
+  /* What arrived of a file download stays in its .part, for a later resume. */
+  if (x->mode == 2 && x->body_len > 0) spill(x);
+  if (x->out) {
+    fclose(x->out);
+    x->out = NULL;
+  }
+  return -1;
 }
 
 long gf_http_status(const gf_http_xfer *x)

@@ -2,9 +2,15 @@
 ** http.h — one HTTP transfer on a libcurl easy handle, plus URL helpers. Pure C: no Lua.
 **
 ** gf_http_new builds the transfer from options (strings are copied, the caller keeps its own);
-** the easy handle runs anywhere (the host's multi handle); gf_http_finish checks completeness,
-** renames a finished output file and says whether the transfer succeeded. gf_http_free releases
-** everything (closes and keeps a partial "<output_file>.part" for a later resume).
+** the easy handle runs anywhere (the host's multi handle); gf_http_finish checks completeness
+** and says whether the transfer succeeded. A completed output_file download is then taken out
+** with gf_http_take_file and committed — written, fsynced, size-checked and renamed — by
+** gf_http_commit on a worker thread, in batches. gf_http_free releases everything (a failed
+** download keeps its partial "<output_file>.part" for a later resume).
+**
+** A body of up to GF_HTTP_SPOOL bytes is kept in memory and first written by the commit, so the
+** event-loop thread never creates files for small downloads; a larger one is streamed to the
+** .part file as it arrives.
 */
 #ifndef GF_HTTP_H
 #define GF_HTTP_H
@@ -23,6 +29,7 @@ typedef struct gf_http_opts {
   size_t body_len;
   const char *body_file;
   const char *output_file;             /* written to output_file.part, renamed when complete */
+  int nosync;                          /* output_file: no fdatasync / directory fsync */
   int resume;                          /* continue output_file.part with a Range request */
   const char *range;                   /* "bytes=0-99" or "0-99" */
   long timeout_ms, connect_timeout_ms; /* 0: none / libcurl default */
@@ -53,6 +60,24 @@ void gf_http_free(gf_http_xfer *x);
 ** the error text (no URL) in msg.
 */
 int gf_http_finish(gf_http_xfer *x, CURLcode rc, const char **code, char *msg, size_t msglen);
+
+#define GF_HTTP_SPOOL (1u << 20)
+
+typedef struct gf_http_file gf_http_file;
+
+/*
+** After gf_http_finish returned 0: *file = the completed output_file body (NULL when there is
+** none: no output_file, or a non-2xx status). -1 with code and msg when the response does not
+** fit the resumed .part.
+*/
+int gf_http_take_file(gf_http_xfer *x, gf_http_file **file, const char **code, char *msg,
+                      size_t msglen);
+/* Worker thread: write, sync, check and rename every file; then see gf_http_file_error. */
+void gf_http_commit(gf_http_file **files, size_t n);
+/* NULL when the file is in place, else the error text (code in *code). */
+const char *gf_http_file_error(const gf_http_file *f, const char **code);
+/* Frees; a file not committed keeps whatever .part it had on disk. */
+void gf_http_file_free(gf_http_file *f);
 
 /* Results (valid after gf_http_finish returned 0). */
 long gf_http_status(const gf_http_xfer *x);

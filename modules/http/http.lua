@@ -83,11 +83,72 @@ local function gate_leave()
   end
 end
 
+-- {====== committing downloads ======
+-- A 2xx output_file body comes back from the core as res.file; it is written, fsynced and
+-- renamed on a worker thread. Downloads that finish while a commit runs wait and go together
+-- in the next one (group commit): one fdatasync round and one directory fsync for the whole
+-- batch instead of one per file, and the event loop never blocks on the disk.
+
+local commits = { running = 0, pending = {} } -- at most one commit per worker thread
+
+local function commit_batch(batch)
+  local files = {}
+  for i, e in ipairs(batch) do files[i] = e.file end
+  local ok, res = pcall(M.core.commit, files)
+  for i, e in ipairs(batch) do
+    e.result = ok and res[i] or { tostring(res), "interrupted" }
+    e.done = true
+  end
+  return ok, res
+end
+
+local function commit(file)
+  local tcore = require("gf.task.core")
+  local me = tcore.current()
+  local e = { file = file, task = me }
+  if not me then -- not a task: cannot wait for a batch, commit alone
+    local ok, res = commit_batch({ e })
+    if not ok then error(res, 0) end
+  else
+    local q = commits
+    q.pending[#q.pending + 1] = e
+    while not e.done do
+      if q.running < math.max(1, tcore.workers()) then
+        q.running = q.running + 1
+        local batch = q.pending
+        q.pending = {}
+        local ok, res = commit_batch(batch)
+        q.running = q.running - 1
+        for _, o in ipairs(batch) do
+          if o ~= e then tcore.wake(o.task) end
+        end
+        if q.pending[1] then tcore.wake(q.pending[1].task) end -- the next batch's leader
+        if not ok then error(res, 0) end
+      else
+        tcore.suspend()
+      end
+    end
+  end
+  if e.result == true then return true end
+  return nil, e.result[1], e.result[2]
+end
+
+-- }======
+
 local function transfer(req)
   gate_enter()
   local ok, res, err, code = pcall(M.core.request, req)
   gate_leave()
   if not ok then error(res, 0) end
+  if res and res.file then
+    local file = res.file
+    res.file = nil
+    local done, msg, ccode = commit(file)
+    if not done then
+      return nil, ("http.request %s %s: %s"):format(req.method or "GET",
+        M.core.redact_url(req.url), msg), ccode
+    end
+  end
   return res, err, code
 end
 

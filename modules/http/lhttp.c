@@ -2,6 +2,9 @@
 ** lhttp.c — gf.http.core: HTTP transfers on the host's curl multi handle, URL helpers.
 **
 **   request(opts) -> response | nil, message, code     (see http.lua for opts and response)
+**     a 2xx output_file download is not in place yet: response.file is a gf.http.file to commit
+**   commit({file, ...}) -> {true | {message, code}, ...}   write, fsync and rename the files, as
+**     one batch on a worker thread (each file at most once)
 **   url_encode(s) -> s        url_decode(s [, form]) -> s | nil, message, "invalid_input"
 **   parse_url(url) -> {scheme, user, password, host, port, path, query, fragment} | nil, msg, code
 **   redact_url(url) -> url with secret query values and passwords replaced by ***
@@ -23,6 +26,7 @@
 #include "http.h"
 
 #define XFER_MT "gf.http.xfer"
+#define FILE_MT "gf.http.file"
 
 /* What a transfer carries besides the pure-C part: names for messages. */
 typedef struct request_ctx {
@@ -51,17 +55,39 @@ static int box_gc(lua_State *L)
   return 0;
 }
 
+typedef struct file_box {
+  gf_http_file *f; /* NULL once handed to a commit */
+} file_box;
+
+static int file_gc(lua_State *L)
+{
+  file_box *b = luaL_checkudata(L, 1, FILE_MT);
+  gf_http_file_free(b->f);
+  b->f = NULL;
+  return 0;
+}
+
 /* {====== reading options ====== */
 
-static const char *const OPTIONS[] = {"method",        "url",
-                                      "headers",       "body",
-                                      "body_file",     "output_file",
-                                      "resume",        "range",
-                                      "timeout",       "connect_timeout",
-                                      "idle_timeout",  "follow_redirects",
-                                      "max_redirects", "insecure",
-                                      "ca_file",       "proxy",
-                                      "max_body",      NULL};
+static const char *const OPTIONS[] = {"method",
+                                      "url",
+                                      "headers",
+                                      "body",
+                                      "body_file",
+                                      "output_file",
+                                      "resume",
+                                      "range",
+                                      "timeout",
+                                      "connect_timeout",
+                                      "idle_timeout",
+                                      "follow_redirects",
+                                      "max_redirects",
+                                      "insecure",
+                                      "ca_file",
+                                      "proxy",
+                                      "max_body",
+                                      "sync",
+                                      NULL};
 
 static void check_keys(lua_State *L)
 {
@@ -214,6 +240,7 @@ static void read_options(lua_State *L, gf_http_opts *o, char *method, size_t mle
   if (o->body && o->body_file) luaL_error(L, "http.request: give body or body_file, not both");
   o->output_file = opt_string(L, "output_file", NULL);
   o->resume = opt_bool(L, "resume", 0);
+  o->nosync = !opt_bool(L, "sync", 1);
   o->range = opt_string(L, "range", NULL);
   o->timeout_ms = (long)(opt_seconds(L, "timeout", 0) * 1000.0 + 0.5);
   o->connect_timeout_ms = (long)(opt_seconds(L, "connect_timeout", 30) * 1000.0 + 0.5);
@@ -256,6 +283,16 @@ static int request_push(lua_State *L, CURL *easy, CURLcode rc, void *ud)
   char msg[1024];
   if (gf_http_finish(x, rc, &code, msg, sizeof msg) != 0)
     return gf_fail(L, code, "http.request %s %s: %s", c->method, c->url, msg);
+  file_box *fb = NULL;
+  if (gf_http_output_path(x)) { /* the box first: nothing of ours is held if it raises */
+    fb = lua_newuserdatauv(L, sizeof *fb, 0);
+    fb->f = NULL;
+    luaL_setmetatable(L, FILE_MT);
+    if (gf_http_take_file(x, &fb->f, &code, msg, sizeof msg) != 0) {
+      lua_pop(L, 1);
+      return gf_fail(L, code, "http.request %s %s: %s", c->method, c->url, msg);
+    }
+  }
   size_t blen;
   const char *body = gf_http_body(x, &blen);
   lua_createtable(L, 0, 8);
@@ -273,9 +310,11 @@ static int request_push(lua_State *L, CURL *easy, CURLcode rc, void *ud)
   lua_setfield(L, -2, "time");
   lua_pushstring(L, gf_http_version(x));
   lua_setfield(L, -2, "http_version");
-  if (gf_http_output_path(x)) {
+  if (fb) {
     lua_pushstring(L, gf_http_output_path(x));
     lua_setfield(L, -2, "path");
+    lua_rotate(L, -2, 1); /* [file response] */
+    lua_setfield(L, -2, "file");
   }
   return 1;
 }
@@ -304,6 +343,83 @@ static int l_request(lua_State *L)
   if (!c->x) return gf_fail(L, code, "http.request %s %s: %s", c->method, c->url, err);
   b->ctx = NULL; /* the host owns it from here */
   return gf_curl(L, gf_http_easy(c->x), request_push, ctx_free, c);
+}
+
+/* }====== */
+
+/* {====== commit ====== */
+
+typedef struct commit_job {
+  size_t n;
+  gf_http_file *files[];
+} commit_job;
+
+static void commit_work(void *ud)
+{
+  commit_job *j = ud;
+  gf_http_commit(j->files, j->n);
+}
+
+static int commit_push(lua_State *L, void *ud)
+{
+  commit_job *j = ud;
+  lua_createtable(L, (int)j->n, 0);
+  for (size_t i = 0; i < j->n; i++) {
+    const char *code = "io";
+    const char *err = gf_http_file_error(j->files[i], &code);
+    if (err) {
+      lua_createtable(L, 2, 0);
+      lua_pushstring(L, err);
+      lua_rawseti(L, -2, 1);
+      lua_pushstring(L, code);
+      lua_rawseti(L, -2, 2);
+    } else {
+      lua_pushboolean(L, 1);
+    }
+    lua_rawseti(L, -2, (lua_Integer)i + 1);
+  }
+  return 1;
+}
+
+static void commit_release(void *ud)
+{
+  commit_job *j = ud;
+  for (size_t i = 0; i < j->n; i++) gf_http_file_free(j->files[i]);
+  free(j);
+}
+
+static int l_commit(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TTABLE);
+  size_t n = (size_t)luaL_len(L, 1);
+  if (n == 0) {
+    lua_newtable(L);
+    return 1;
+  }
+  lua_settop(L, 1);
+  lua_createtable(L, 0, (int)n);    /* seen */
+  for (size_t i = 1; i <= n; i++) { /* check all before taking any */
+    lua_rawgeti(L, 1, (lua_Integer)i);
+    file_box *b = luaL_testudata(L, -1, FILE_MT);
+    if (!b) return luaL_error(L, "http.commit: item %d is not a gf.http.file", (int)i);
+    if (!b->f || lua_rawget(L, 2) != LUA_TNIL)
+      return luaL_error(L, "http.commit: item %d was committed already", (int)i);
+    lua_pop(L, 1);
+    lua_rawgeti(L, 1, (lua_Integer)i);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, 2);
+  }
+  commit_job *j = malloc(sizeof *j + n * sizeof(gf_http_file *));
+  if (!j) return luaL_error(L, "not enough memory");
+  j->n = 0;
+  for (size_t i = 1; i <= n; i++) { /* no raise from here to gf_work */
+    lua_rawgeti(L, 1, (lua_Integer)i);
+    file_box *b = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    j->files[j->n++] = b->f;
+    b->f = NULL;
+  }
+  return gf_work(L, commit_work, commit_push, commit_release, j);
 }
 
 /* }====== */
@@ -444,11 +560,19 @@ int luaopen_gf_http_core(lua_State *L)
                                    {"parse_date", l_parse_date},
                                    {"now", l_now},
                                    {"configure", l_configure},
+                                   {"commit", l_commit},
                                    {NULL, NULL}};
   if (luaL_newmetatable(L, XFER_MT)) {
     lua_pushcfunction(L, box_gc);
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, box_gc);
+    lua_setfield(L, -2, "__close");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, FILE_MT)) {
+    lua_pushcfunction(L, file_gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, file_gc);
     lua_setfield(L, -2, "__close");
   }
   lua_pop(L, 1);

@@ -263,31 +263,6 @@ local function safe_rel(rel)
   return true
 end
 
--- Objects up to this size are fetched into memory and written with a plain write + rename:
--- gf.http's output_file path fsyncs every file, which dominates many-small-object downloads.
-local SMALL = 1024 * 1024
-
-local function get_small(c, url, path)
-  local body, info, code = c:get(url)
-  if not body then return nil, info, code end
-  local tmp = path .. ".part"
-  local f, err = io.open(tmp, "wb")
-  if not f then return nil, ("s3.download %s: %s"):format(url, err), "io" end
-  local ok, werr = f:write(body)
-  local cok, cerr = f:close()
-  if not ok or not cok then
-    os.remove(tmp)
-    return nil, ("s3.download %s: %s"):format(url, werr or cerr), "io"
-  end
-  local rok, rerr = os.rename(tmp, path)
-  if not rok then
-    os.remove(tmp)
-    return nil, ("s3.download %s: %s"):format(url, rerr), "io"
-  end
-  info.path, info.size = path, #body
-  return info
-end
-
 function M.download_prefix(c, url, dir, opts)
   if type(dir) ~= "string" then
     error("bad argument #2 to 'download_prefix' (string expected)", 2)
@@ -300,12 +275,9 @@ function M.download_prefix(c, url, dir, opts)
 
   local function fetch(o)
     local path = root .. "/" .. o.key:sub(#prefix + 1)
-    local info, m, cd
-    if o.size and o.size <= SMALL then
-      info, m, cd = get_small(c, o.url, path)
-    else
-      info, m, cd = c:get(o.url, { file = path })
-    end
+    -- gf.http writes the file on a worker thread and commits concurrent downloads together
+    -- (one fsync round per batch), so the event loop keeps the transfers going.
+    local info, m, cd = c:get(o.url, { file = path })
     if info then
       out.count = out.count + 1
       out.bytes = out.bytes + (info.size or 0)
