@@ -34,9 +34,9 @@
 #define MAX_EXPIRES 604800
 
 /*
-** The userdata upvalue: the context plus the field names as interned Lua strings. Short strings
-** are interned, so a table key equal to a name is the same string object: argument tables are
-** read in one lua_next pass comparing pointers (strcmp only as the fallback).
+** The fields sign reads. The request and credential fields are read with lua_rawget on keys
+** held as upvalues; the options table is walked once with lua_next (unknown names are misuse),
+** each key identified by its lua_topointer identity (see option_index).
 */
 enum {
   K_METHOD,
@@ -68,8 +68,8 @@ static const char *const KEY_NAMES[NKEYS] = {
 
 typedef struct {
   gf_sigv4_ctx *ctx;
-  const char *keys[NKEYS];
-  int64_t date_time; /* the time whose X-Amz-Date string is upvalue U_DATE */
+  const void *ids[NKEYS]; /* lua_topointer of the interned field names */
+  int64_t date_time;      /* the time whose X-Amz-Date string is upvalue U_DATE */
 } state;
 
 /*
@@ -144,14 +144,21 @@ static int64_t slot_int(lua_State *L, int idx, int ty, const char *k, int64_t df
   return v;
 }
 
-/* The option whose name is the string key k, or -1. Names are interned: pointers first. */
-static int option_index(const state *st, const char *k)
+/*
+** The option whose name is the key at the top - 1, or -1. Names are short strings, which Lua
+** interns: a key equal to a name is the very same object, so the first test compares the
+** lua_topointer identities (no type test, no conversion); strcmp is only the fallback.
+*/
+static int option_index(lua_State *L, const state *st)
 {
+  const void *p = lua_topointer(L, -2);
   for (int i = K_REGION; i < NKEYS; i++)
-    if (k == st->keys[i]) return i;
+    if (p == st->ids[i]) return i;
+  if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "gf.aws.sign: option names must be strings");
+  const char *k = lua_tostring(L, -2);
   for (int i = K_REGION; i < NKEYS; i++)
     if (strcmp(k, KEY_NAMES[i]) == 0) return i;
-  return -1;
+  return luaL_error(L, "gf.aws.sign: unknown option '%s'", k);
 }
 
 /*
@@ -162,10 +169,7 @@ static void scan_options(lua_State *L, const state *st, int t, int base, int *ty
 {
   lua_pushnil(L);
   while (lua_next(L, t)) {
-    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "gf.aws.sign: option names must be strings");
-    const char *k = lua_tostring(L, -2);
-    int i = option_index(st, k);
-    if (i < 0) luaL_error(L, "gf.aws.sign: unknown option '%s'", k);
+    int i = option_index(L, st);
     types[i] = lua_type(L, -1);
     lua_copy(L, -1, base + i - K_REGION);
     lua_settop(L, -2);
@@ -290,10 +294,10 @@ static int l_sign(lua_State *L)
   gf_sigv4_result res;
   int debug = 0, ty[NKEYS];
   for (int i = 0; i < NKEYS; i++) ty[i] = LUA_TNIL;
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checktype(L, 2, LUA_TTABLE);
-  luaL_checktype(L, 3, LUA_TTABLE);
-  luaL_checkstack(L, NOPTS + K_REGION + 16, "gf.aws.sign");
+  for (int i = 1; i <= 3; i++) /* luaL_checktype's message, without its call per argument */
+    if (lua_type(L, i) != LUA_TTABLE) luaL_checktype(L, i, LUA_TTABLE);
+  if (!lua_checkstack(L, NOPTS + K_REGION + 16))
+    luaL_checkstack(L, NOPTS + K_REGION + 16, "gf.aws.sign");
   /* 4: anchor for converted header values; 5..: the options; then the fields K_METHOD.. */
   const int ob = 5, fb = ob + NOPTS;
   lua_settop(L, fb - 1);
@@ -327,7 +331,7 @@ static int l_sign(lua_State *L)
   if (o.presign) {
     lua_pushlstring(L, res.url, res.url_len);
   } else {
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 2 + (cr.session_token != NULL) + (res.content_sha256 != NULL));
     out_key(L, U_AUTHORIZATION);
     lua_pushlstring(L, res.authorization, res.authorization_len);
     lua_rawset(L, -3);
@@ -431,7 +435,8 @@ int luaopen_gf_aws_core(lua_State *L)
   lua_setmetatable(L, -2);
   lua_createtable(L, NKEYS, 0); /* anchors the interned names for the life of the state */
   for (int i = 0; i < NKEYS; i++) {
-    st->keys[i] = lua_pushstring(L, KEY_NAMES[i]);
+    lua_pushstring(L, KEY_NAMES[i]);
+    st->ids[i] = lua_topointer(L, -1);
     lua_rawseti(L, -2, i + 1);
   }
   lua_setiuservalue(L, -2, 1);
