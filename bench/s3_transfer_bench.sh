@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Many-object S3 transfer: upload then download 2,000 x 64 KiB objects against s3rver
 # (127.0.0.1:19000), gfhost vs `aws s3 cp --recursive`, `rclone copy --transfers 32` (when
-# installed) and `curl --parallel --parallel-max 8` (the server's limit). One run each; prints
-# objects/s both ways, client CPU, peak RSS (/usr/bin/time) and the ratios gfhost / peer.
+# installed) and `curl --parallel --parallel-max 8` (the server's limit). REPS rounds (default
+# 1); in each round every tool uploads then downloads, in turn, so a slow moment of the shared
+# machine hits all tools of a round alike. Prints objects/s both ways, client CPU, peak RSS
+# (/usr/bin/time) and the ratios gfhost / peer per round, then their medians over the rounds.
 #
 #   bash bench/s3_transfer_bench.sh [path/to/gfhost]      (default ./build/gfhost)
-#   env: N (2000 objects), SIZE (65536), CONC (gfhost concurrency, 16)
+#   env: N (2000 objects), SIZE (65536), CONC (gfhost concurrency, 16), REPS (1),
+#        PEERS ("curl rclone aws": the peers to run, when installed)
 # Uses the servers from spec/support/servers.sh (started here unless 19000 already answers).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,6 +16,8 @@ GFHOST=$(realpath "${1:-$ROOT/build/gfhost}")
 N=${N:-2000}
 SIZE=${SIZE:-65536}
 CONC=${CONC:-16}
+REPS=${REPS:-1}
+PEERS=${PEERS:-curl rclone aws}
 E=http://127.0.0.1:19000
 BUCKET=perfbkt
 W=$(mktemp -d /tmp/gf-s3bench.XXXXXX)
@@ -91,6 +96,8 @@ mk_curl_cfg() { # $1 = up|down, $2 = prefix or dir
   done
 }
 
+has_peer() { [[ " $PEERS " == *" $1 "* ]]; }
+
 declare -A UP DOWN UPRSS DOWNRSS UPCPU DOWNCPU
 # timed NAME DIRECTION CMD... ; records objects/s, cpu, rss
 timed() {
@@ -122,49 +129,73 @@ check_dir() { # $1 = dir, $2 = name
 
 ns() { date +%s%N; }
 
-echo "# upload then download, one run each (s3rver is single-threaded Node: the server is the limit)"
-timed gfhost up env GF_MODE=up GF_A="$W/small" GF_B="s3://$BUCKET/up/gf-$(ns)/" CONC="$CONC" \
-  "$GFHOST" run "$W/gf.lua"
-D="$W/dl-gf"
-timed gfhost down env GF_MODE=down GF_A="s3://$BUCKET/src/" GF_B="$D" CONC="$CONC" \
-  "$GFHOST" run "$W/gf.lua"
-check_dir "$D" gfhost
+RATIOS="$W/ratios" # lines: peer up-ratio down-ratio rss-up-ratio rss-down-ratio
+: >"$RATIOS"
 
-mk_curl_cfg up "up/curl-$(ns)/" >"$W/curl_put.cfg"
-mkdir -p "$W/dl-curl"
-mk_curl_cfg down "$W/dl-curl" >"$W/curl_get.cfg"
-timed curl up curl -s -f --parallel --parallel-max 8 -K "$W/curl_put.cfg" -o /dev/null
-timed curl down curl -s -f --parallel --parallel-max 8 -K "$W/curl_get.cfg"
-check_dir "$W/dl-curl" curl
+one_round() { # $1 = round number
+  local r=$1 p
+  UP=() DOWN=() UPRSS=() DOWNRSS=()
+  echo "# round $r: upload then download (s3rver is single-threaded Node: the server is the limit)"
+  timed gfhost up env GF_MODE=up GF_A="$W/small" GF_B="s3://$BUCKET/up/gf-$(ns)/" CONC="$CONC" \
+    "$GFHOST" run "$W/gf.lua"
+  local D="$W/dl-gf-$r"
+  timed gfhost down env GF_MODE=down GF_A="s3://$BUCKET/src/" GF_B="$D" CONC="$CONC" \
+    "$GFHOST" run "$W/gf.lua"
+  check_dir "$D" gfhost
 
-if command -v rclone >/dev/null; then
-  timed rclone up env -u AWS_CA_BUNDLE rclone copy --transfers 32 "$W/small" \
-    "X:$BUCKET/up/rc-$(ns)/"
-  mkdir -p "$W/dl-rclone"
-  timed rclone down env -u AWS_CA_BUNDLE rclone copy --transfers 32 "X:$BUCKET/src/" \
-    "$W/dl-rclone/"
-  check_dir "$W/dl-rclone" rclone
-else
-  echo "# rclone not installed (apt-get install -y rclone): skipped"
+  if has_peer curl; then
+    mk_curl_cfg up "up/curl-$(ns)/" >"$W/curl_put.cfg"
+    mkdir -p "$W/dl-curl-$r"
+    mk_curl_cfg down "$W/dl-curl-$r" >"$W/curl_get.cfg"
+    timed curl up curl -s -f --parallel --parallel-max 8 -K "$W/curl_put.cfg" -o /dev/null
+    timed curl down curl -s -f --parallel --parallel-max 8 -K "$W/curl_get.cfg"
+    check_dir "$W/dl-curl-$r" curl
+  fi
+
+  if has_peer rclone && command -v rclone >/dev/null; then
+    timed rclone up env -u AWS_CA_BUNDLE rclone copy --transfers 32 "$W/small" \
+      "X:$BUCKET/up/rc-$(ns)/"
+    mkdir -p "$W/dl-rclone-$r"
+    timed rclone down env -u AWS_CA_BUNDLE rclone copy --transfers 32 "X:$BUCKET/src/" \
+      "$W/dl-rclone-$r/"
+    check_dir "$W/dl-rclone-$r" rclone
+  elif has_peer rclone; then
+    echo "# rclone not installed (apt-get install -y rclone): skipped"
+  fi
+
+  if has_peer aws && [ -n "$AWS" ]; then
+    timed aws up "$AWS" --endpoint-url "$E" s3 cp --recursive --only-show-errors "$W/small" \
+      "s3://$BUCKET/up/aws-$(ns)/"
+    mkdir -p "$W/dl-aws-$r"
+    timed aws down "$AWS" --endpoint-url "$E" s3 cp --recursive --only-show-errors \
+      "s3://$BUCKET/src/" "$W/dl-aws-$r/"
+    check_dir "$W/dl-aws-$r" aws
+  elif has_peer aws; then
+    echo "# aws CLI not found: skipped"
+  fi
+
+  echo "# round $r ratios: gfhost objects/s / peer objects/s (>1: gfhost faster); RSS gfhost / peer"
+  for p in curl rclone aws; do
+    [ -n "${UP[$p]:-}" ] || continue
+    awk -v p="$p" -v gu="${UP[gfhost]:-0}" -v pu="${UP[$p]}" -v gd="${DOWN[gfhost]:-0}" \
+      -v pd="${DOWN[$p]:-0}" -v gr="${UPRSS[gfhost]:-0}" -v pr="${UPRSS[$p]}" \
+      -v gdr="${DOWNRSS[gfhost]:-0}" -v pdr="${DOWNRSS[$p]:-1}" -v out="$RATIOS" 'BEGIN{
+        du = gu / pu; dd = (pd > 0 ? gd / pd : 0)
+        printf "vs %-7s up %.2fx  down %.2fx   peak RSS up %.2f  down %.2f\n", p, du, dd,
+          gr / pr, gdr / pdr
+        printf "%s %.4f %.4f %.4f %.4f\n", p, du, dd, gr / pr, gdr / pdr >> out }'
+  done
+}
+
+for ((round = 1; round <= REPS; round++)); do one_round "$round"; done
+
+if [ "$REPS" -gt 1 ]; then
+  echo "# medians over $REPS rounds: gfhost / peer (objects/s up, down; peak RSS up, down)"
+  for p in curl rclone aws; do
+    grep -q "^$p " "$RATIOS" || continue
+    for col in 2 3 4 5; do
+      grep "^$p " "$RATIOS" | awk -v c="$col" '{print $c}' | sort -g |
+        awk '{v[NR] = $1} END {printf "%.2f ", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+    done | awk -v p="$p" '{printf "median vs %-7s up %.2fx  down %.2fx   peak RSS up %.2f  down %.2f\n", p, $1, $2, $3, $4}'
+  done
 fi
-
-if [ -n "$AWS" ]; then
-  timed aws up "$AWS" --endpoint-url "$E" s3 cp --recursive --only-show-errors "$W/small" \
-    "s3://$BUCKET/up/aws-$(ns)/"
-  mkdir -p "$W/dl-aws"
-  timed aws down "$AWS" --endpoint-url "$E" s3 cp --recursive --only-show-errors \
-    "s3://$BUCKET/src/" "$W/dl-aws/"
-  check_dir "$W/dl-aws" aws
-else
-  echo "# aws CLI not found: skipped"
-fi
-
-echo "# ratios: gfhost objects/s / peer objects/s (>1: gfhost faster); RSS gfhost / peer"
-for p in curl rclone aws; do
-  [ -n "${UP[$p]:-}" ] || continue
-  awk -v p="$p" -v gu="${UP[gfhost]:-0}" -v pu="${UP[$p]}" -v gd="${DOWN[gfhost]:-0}" \
-    -v pd="${DOWN[$p]:-0}" -v gr="${UPRSS[gfhost]:-0}" -v pr="${UPRSS[$p]}" \
-    -v gdr="${DOWNRSS[gfhost]:-0}" -v pdr="${DOWNRSS[$p]:-1}" 'BEGIN{
-      printf "vs %-7s up %.2fx  down %.2fx   peak RSS up %.2f  down %.2f\n", p,
-        gu / pu, (pd > 0 ? gd / pd : 0), gr / pr, gdr / pdr }'
-done
