@@ -1,8 +1,10 @@
 --- gf.flow.cli: `gfhost run <workflow> [options]` for files under workflows/, `gfhost task`
 --- and `gfhost worker`.
 --
--- gfhost run <workflow>: --concurrency N, --run-id ID, --rerun-failed, --state PATH (SQLite
--- file; default $GFHOST_STATE or ./.gfhost/state.db), --param key=value (repeatable;
+-- gfhost run <workflow>: --concurrency N, --run-id ID, --rerun-failed, --state PATH|URL (a
+-- SQLite file or dynamodb://TABLE[?endpoint=URL&region=R&profile=P&create=1], see
+-- gf.flow.store.open; default $GFHOST_STATE or ./.gfhost/state.db; a malformed value exits 2),
+-- --param key=value (repeatable;
 -- ctx.params), --list (print the tasks and exit), --executor local|sqs (default local),
 -- --queue URL (sqs: where the nodes go), --poll S (sqs: seconds between state polls),
 -- --endpoint-url, --region, --profile (the SQS client). Exit 0 when every node completed, 1
@@ -26,6 +28,14 @@ end
 
 function M.default_state_path()
   return os.getenv("GFHOST_STATE") or ".gfhost/state.db"
+end
+
+--- The gf.state store for --state (a SQLite file or dynamodb://TABLE[?...], see
+--- gf.flow.store.open); a malformed value fails with exit status 2, an unreachable store 1.
+function M.open_store(spec)
+  local store, msg, code = require("gf.flow.store").open(spec)
+  if not store then host.fail(msg, code == "invalid_input" and 2 or 1) end
+  return store
 end
 
 --- The SQS client for --endpoint-url / --region / --profile.
@@ -55,7 +65,8 @@ function M.main(name, ...)
       { name = "concurrency", type = "integer", default = 8, help = "nodes running at once" },
       { name = "run-id", type = "string", help = "run identifier (default: workflow + params digest)" },
       { name = "rerun-failed", type = "boolean", help = "give failed nodes fresh attempts" },
-      { name = "state", type = "string", default = M.default_state_path(), help = "SQLite state file" },
+      { name = "state", type = "string", default = M.default_state_path(),
+        help = "SQLite state file or dynamodb://TABLE[?endpoint=&region=&profile=&create=1]" },
       { name = "param", type = "string", repeatable = true, help = "key=value parameter (ctx.params)" },
       { name = "list", type = "boolean", help = "print the tasks and exit" },
       { name = "executor", type = "choice", choices = { "local", "sqs" }, default = "local",
@@ -78,8 +89,7 @@ function M.main(name, ...)
   end
   if opts.concurrency < 1 then host.fail("--concurrency must be at least 1", 2) end
   local params = M.parse_params(opts.param)
-  local store, serr = require("gf.flow.store").open(opts.state)
-  if not store then host.fail(serr) end
+  local store = M.open_store(opts.state)
   local summary
   if opts.executor == "sqs" then
     if not opts.queue then host.fail("--executor sqs needs --queue URL", 2) end
@@ -111,7 +121,8 @@ function M.task_main(...)
       { name = "workflow", positional = true, required = true, help = "workflow name or file" },
       { name = "node", positional = true, help = "node id, e.g. describe[CYVR]" },
       { name = "run-id", type = "string", help = "run identifier (default: workflow + params digest)" },
-      { name = "state", type = "string", default = M.default_state_path(), help = "SQLite state file" },
+      { name = "state", type = "string", default = M.default_state_path(),
+        help = "SQLite state file or dynamodb://TABLE[?endpoint=&region=&profile=&create=1]" },
       { name = "param", type = "string", repeatable = true, help = "key=value parameter" },
       { name = "check", type = "boolean", help = "exit 1 unless every node of the run completed" },
     },
@@ -121,8 +132,7 @@ function M.task_main(...)
   local params = M.parse_params(opts.param)
   local runner = require("gf.flow.runner")
   local run_id = opts.run_id or runner.default_run_id(wf, params)
-  local store, serr = require("gf.flow.store").open(opts.state)
-  if not store then host.fail(serr) end
+  local store = M.open_store(opts.state)
   if opts.check then
     local states = require("gf.flow.store").states(store, run_id)
     local nodes = runner.plan(wf, params, states)
@@ -163,7 +173,8 @@ function M.worker_main(...)
     options = {
       { name = "queue", type = "string", required = true, help = "SQS queue URL" },
       { name = "state", type = "string", default = M.default_state_path(),
-        help = "SQLite state file shared with the coordinator and the other workers" },
+        help = "state shared with the coordinator and the other workers: SQLite file or "
+          .. "dynamodb://TABLE[?endpoint=&region=&profile=&create=1]" },
       { name = "concurrency", type = "integer", help = "nodes running at once (default 4)" },
       { name = "workers", type = "integer", hidden = true, help = "same as --concurrency" },
       { name = "visibility", type = "integer", default = 60,
@@ -191,8 +202,7 @@ function M.worker_main(...)
   end
   if opts.wait < 0 or opts.wait > 20 then host.fail("--wait must be in 0..20 seconds", 2) end
   if opts.max_messages and opts.max_messages < 1 then host.fail("--max-messages must be at least 1", 2) end
-  local store, serr = require("gf.flow.store").open(opts.state)
-  if not store then host.fail(serr) end
+  local store = M.open_store(opts.state)
   local stats = require("gf.flow.worker").run({ client = client, queue = opts.queue,
     store = store, concurrency = n, visibility = opts.visibility, wait = opts.wait,
     max_messages = opts.max_messages, idle_exit = opts.idle_exit,

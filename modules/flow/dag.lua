@@ -3,7 +3,8 @@
 -- Output: DIR/<workflow>.dag (JOB, VARS, RETRY, PARENT/CHILD, FINAL with SCRIPT POST) and
 -- DIR/node.sub, the submit description every node shares: its executable is gfhost itself and
 -- its arguments run one node, `gfhost task <workflow> <node> --run-id ID --state PATH ...`
--- (also usable by hand). Node states go to the SQLite file named by --state, which must be on a
+-- (also usable by hand). Node states go to the state named by --state (a SQLite file, or
+-- dynamodb://TABLE[?...] shared through DynamoDB); a SQLite file must be on a
 -- file system the execute nodes share.
 --
 -- Per-item tasks (foreach) need their items: the tasks they depend on run here first (planning),
@@ -148,7 +149,8 @@ function M.main(...)
       { name = "workflow", positional = true, required = true, help = "workflow name or file" },
       { name = "out", type = "string", required = true, help = "output directory" },
       { name = "run-id", type = "string", help = "run identifier (default: workflow + params digest)" },
-      { name = "state", type = "string", default = cli.default_state_path(), help = "SQLite state file (shared)" },
+      { name = "state", type = "string", default = cli.default_state_path(),
+        help = "shared state: SQLite file or dynamodb://TABLE[?...]" },
       { name = "param", type = "string", repeatable = true, help = "key=value parameter" },
     },
   }, { ... })
@@ -157,9 +159,10 @@ function M.main(...)
   local params = cli.parse_params(opts.param)
   local run_id = opts.run_id or require("gf.flow.runner").default_run_id(wf, params)
   local state = opts.state
-  if state:sub(1, 1) ~= "/" then state = (os.getenv("PWD") or ".") .. "/" .. state end
-  local store, serr = require("gf.flow.store").open(state)
-  if not store then host.fail(serr) end
+  if state:sub(1, 1) ~= "/" and not state:match("^%a[%w+.-]*://") then
+    state = (os.getenv("PWD") or ".") .. "/" .. state
+  end
+  local store = cli.open_store(state)
   local path, n = M.write(wf, { out = opts.out, run_id = run_id, params = params, state = state,
     gfhost = host.exe(), store = store })
   store:close()

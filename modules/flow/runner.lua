@@ -332,55 +332,34 @@ local function task_of(wf, node_id)
 end
 M.task_of = task_of
 
--- Is a running record's lease held by someone else and still live? -> seconds left
-local function lease_left(rec, worker, now)
-  local o = rec and rec.status == "running" and type(rec.output) == "table" and rec.output
-  if not o or o.worker == worker or type(o.lease_until) ~= "number" then return nil end
-  local left = o.lease_until - now
-  if left > 0 then return left end
-  return nil
-end
-
---- Claim a node for one worker, inside one state transaction (atomic on SQLite). lease =
---- {worker=, seconds=, now=, max_attempts=, until=}: the lease runs until `until` (epoch
---- seconds; default now + seconds). Returns:
+--- Claim a node for one worker with gf.state's conditional write store:lease_node (one
+--- transaction on SQLite, one conditional UpdateItem on DynamoDB: of racing workers exactly one
+--- wins). lease = {worker=, seconds=, now=, max_attempts=, until=}: the lease runs until
+--- `until` (epoch seconds; default now + seconds). Returns:
 ---   "completed", rec            already completed: nothing to run
 ---   "busy", seconds_left        another worker's lease on it is live
 ---   "exhausted", rec            failed with no attempts left (max_attempts)
 ---   "claimed", attempt          recorded as running, output = {worker=, lease_until=}
 function M.claim(store, run_id, node_id, lease)
-  local now = lease.now()
-  return store:transaction(function(s)
-    local rec, gmsg, gcode = s:get_node(run_id, node_id)
-    if not rec and gcode ~= "not_found" then return nil, gmsg, gcode end
-    if rec and rec.status == "completed" then return "completed", rec end
-    local left = lease_left(rec, lease.worker, now)
-    if left then return "busy", left end
-    local attempts = rec and rec.attempts or 0
-    if rec and rec.status == "failed" and lease.max_attempts and attempts >= lease.max_attempts then
-      return "exhausted", rec
-    end
-    local ok, msg, code = s:put_node(run_id, node_id, { status = "running", attempts = attempts + 1,
-      output = { worker = lease.worker, lease_until = lease["until"] or now + lease.seconds } })
-    if not ok then return nil, msg, code end
-    return "claimed", attempts + 1
-  end)
+  for _ = 1, 5 do
+    local now = lease.now()
+    local ok, rec, code = store:lease_node(run_id, node_id, { worker = lease.worker, now = now,
+      ["until"] = lease["until"] or now + lease.seconds, max_attempts = lease.max_attempts })
+    if ok == nil then return nil, rec, code end
+    if ok then return "claimed", rec.attempts end
+    -- refused: rec is the record read just after; it may have changed meanwhile
+    local why = require("gf.state").lease_refusal(rec, lease.worker, now, lease.max_attempts)
+    if why == "completed" then return "completed", rec end
+    if why == "exhausted" then return "exhausted", rec end
+    if why == "leased" then return "busy", rec.output.lease_until - now end
+  end
+  return "busy", 1
 end
 
 --- Extend a claimed node's lease; false when the node is no longer running under this worker.
 function M.renew(store, run_id, node_id, lease)
-  local now = lease.now()
-  return store:transaction(function(s)
-    local rec = s:get_node(run_id, node_id)
-    if not rec or rec.status ~= "running" or type(rec.output) ~= "table"
-        or rec.output.worker ~= lease.worker then
-      return false
-    end
-    local ok, msg, code = s:put_node(run_id, node_id, { status = "running", attempts = rec.attempts,
-      output = { worker = lease.worker, lease_until = now + lease.seconds } })
-    if not ok then return nil, msg, code end
-    return true
-  end)
+  return store:renew_lease(run_id, node_id, { worker = lease.worker,
+    ["until"] = lease.now() + lease.seconds })
 end
 
 -- The argument a node's run function gets: the final node's outcomes, an item, or nil.
@@ -438,7 +417,10 @@ end
 --- node cannot run (unknown, upstream not completed). opts: store, run_id, params, log,
 --- item (with has_item = true: the item, instead of expanding the task's foreach again),
 --- lease = {worker=, seconds=, now=, max_attempts=} (claim first, see M.claim: may return
---- "busy", seconds_left or "exhausted", rec), states (preloaded node states).
+--- "busy", seconds_left or "exhausted", rec; the outcome is then recorded only while this
+--- worker still holds the lease, else "lost", seconds_left, rec — another worker took the
+--- node over — or "completed", output, rec, true when it completed meanwhile), states
+--- (preloaded node states).
 function M.run_one(wf, node_id, opts)
   opts = opts or {}
   local store = opts.store
@@ -485,7 +467,22 @@ function M.run_one(wf, node_id, opts)
   else
     rec = { status = "failed", attempts = attempt, error = err_text(r[2]) }
   end
-  store_mod.save(store, run_id, node_id, rec)
+  if opts.lease then
+    -- only while this worker still holds the node: a worker whose lease ran out and was taken
+    -- over must not overwrite the new holder's record (a late failure over a completion)
+    local ok, cur = store:put_node_if(run_id, node_id, rec, { worker = opts.lease.worker })
+    if ok == nil then
+      error(("flow state: put_node_if %s/%s: %s"):format(run_id, node_id, tostring(cur)), 0)
+    end
+    if not ok then
+      if cur and cur.status == "completed" then return "completed", cur.output, cur, true end
+      local left = cur and cur.status == "running" and type(cur.output) == "table"
+        and type(cur.output.lease_until) == "number" and cur.output.lease_until - opts.lease.now()
+      return "lost", math.max(0, left or 0), cur
+    end
+  else
+    store_mod.save(store, run_id, node_id, rec)
+  end
   if rec.status == "completed" then return "completed", rec.output, rec end
   return rec.status, rec.error, rec
 end

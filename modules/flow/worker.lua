@@ -21,13 +21,16 @@
 -- One message (gf.flow.message) is one node. For each message the worker
 --   1. decodes and checks it; a bad body, an unknown workflow or node is logged and the message
 --      is left alone, so the queue's redrive policy moves it to the dead-letter queue;
---   2. claims the node in state (gf.flow.runner.claim, one state transaction): a node already
+--   2. claims the node in state (gf.flow.runner.claim: gf.state's conditional write
+--      store:lease_node, atomic on SQLite and on DynamoDB): a node already
 --      completed is not run again and its message is deleted (duplicates are harmless); a node
 --      whose lease another worker holds is put back with the lease's remaining time; a node that
 --      failed with no attempts left is left to the redrive policy;
 --   3. runs it through gf.flow.runner.run_one (what `gfhost task` runs), heartbeating
---      meanwhile (ChangeMessageVisibility and the lease in state);
---   4. records the outcome in state, and only then deletes the message when it completed. A
+--      meanwhile (ChangeMessageVisibility and store:renew_lease);
+--   4. records the outcome in state (store:put_node_if: only while it still holds the lease;
+--      a worker whose lease was taken over records nothing and counts the message as busy),
+--      and only then deletes the message when it completed. A
 --      failure is recorded and the message is not deleted: with attempts left it comes back
 --      after the task's backoff (its visibility is set to backoff * 2^(attempt-1)), and after
 --      the last attempt the redrive policy (maxReceiveCount) takes it to the dead-letter queue.
@@ -143,7 +146,11 @@ function Worker:run_node(m, d, wf, t, received)
     self.log.info("node completed", { node = d.node, run_id = d.run_id, attempt = rec.attempts })
     return "completed"
   end
-  if status == "busy" then
+  if status == "busy" or status == "lost" then
+    if status == "lost" then
+      fields.error = "its lease ran out and another worker took the node over"
+      self.log.warn("node ran but its outcome was not recorded", fields)
+    end
     pcall(self.client.change_visibility, self.client, self.queue, m,
       math.min(43200, math.ceil(value) + 1))
     return "busy"

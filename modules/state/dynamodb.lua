@@ -30,6 +30,9 @@
 -- collections_workflow = "gf-nodes#<run_id>", itemids = <node>, with attributes status,
 -- attempts (N), error, output (JSON text) and node_updated. They have neither state_updated
 -- nor updated, so they never appear in the two indexes; the "gf-nodes#" prefix is reserved.
+-- A worker's lease (lease_node) is one UpdateItem whose ConditionExpression is the lease
+-- condition; running records it writes also carry lease_worker (S) and lease_until (N), which
+-- renew_lease and put_node_if condition on. ConditionalCheckFailedException -> false.
 -- The methods are those gf.state documents for backends.
 local json = require("gf.json")
 
@@ -140,7 +143,8 @@ local NAMES = {
   ["#cw"] = "collections_workflow", ["#it"] = "itemids", ["#su"] = "state_updated",
   ["#cr"] = "created", ["#up"] = "updated", ["#ca"] = "claimed_at", ["#le"] = "last_error",
   ["#out"] = "outputs", ["#ex"] = "executions", ["#st"] = "status", ["#at"] = "attempts",
-  ["#er"] = "error", ["#op"] = "output", ["#nu"] = "node_updated",
+  ["#er"] = "error", ["#op"] = "output", ["#nu"] = "node_updated", ["#lw"] = "lease_worker",
+  ["#lu"] = "lease_until",
 }
 
 -- Sets ExpressionAttributeNames from the #names the request's expressions use.
@@ -436,14 +440,19 @@ local function node_key(run_id, node)
   return { collections_workflow = S(M.NODE_PREFIX .. run_id), itemids = S(node) }
 end
 
-function B:put_node(run_id, node, rec, now)
+local function node_item(run_id, node, rec, now)
   local item = node_key(run_id, node)
   item.status = S(rec.status)
   item.attempts = { N = tostring(rec.attempts) }
   item.node_updated = S(now)
   if rec.error then item.error = S(rec.error) end
   if rec.output then item.output = S(rec.output) end
-  local r, msg, code = self:_call("PutItem", { TableName = self.nodes_table, Item = item })
+  return item
+end
+
+function B:put_node(run_id, node, rec, now)
+  local r, msg, code = self:_call("PutItem", { TableName = self.nodes_table,
+    Item = node_item(run_id, node, rec, now) })
   if not r then return nil, msg, code end
   return true
 end
@@ -459,6 +468,65 @@ function B:get_node(run_id, node)
   if not r then return nil, msg, code end
   if not r.Item then return false end
   return node_rec(r.Item)
+end
+
+-- The node after a failed condition: false, rec|false (a consistent read, as B:_old).
+function B:_old_node(run_id, node)
+  local r, msg, code = self:get_node(run_id, node)
+  if r == nil then return nil, msg, code end
+  return false, r
+end
+
+local function epoch(t)
+  return { N = ("%.6f"):format(t) }
+end
+
+-- Leases: the record keeps the lease as JSON in `output` (what get_node shows, as on SQLite)
+-- and as two plain attributes, lease_worker (S) and lease_until (N), which the conditions read.
+-- put_node replaces the item, so only running records written here carry them.
+function B:lease_node(run_id, node, lease, now)
+  local values = { [":run"] = S("running"), [":done"] = S("completed"), [":zero"] = { N = "0" },
+    [":one"] = { N = "1" }, [":out"] = S(lease.output), [":w"] = S(lease.worker),
+    [":until"] = epoch(lease["until"]), [":now"] = epoch(lease.now), [":nu"] = S(now) }
+  local cond = "(attribute_not_exists(#st) OR #st <> :done) "
+    .. "AND (attribute_not_exists(#lu) OR #lu <= :now OR #lw = :w)"
+  if lease.max_attempts then
+    cond = cond .. " AND NOT (#st = :failed AND #at >= :max)"
+    values[":failed"] = S("failed")
+    values[":max"] = { N = tostring(lease.max_attempts) }
+  end
+  local r, msg, code = self:_call("UpdateItem", {
+    TableName = self.nodes_table, Key = node_key(run_id, node),
+    UpdateExpression = "SET #st = :run, #at = if_not_exists(#at, :zero) + :one, #op = :out, "
+      .. "#lw = :w, #lu = :until, #nu = :nu REMOVE #er",
+    ConditionExpression = cond, ExpressionAttributeValues = values, ReturnValues = "ALL_NEW",
+  })
+  if r then return true, node_rec(r.Attributes or {}) end
+  if not is_condition_failure(msg) then return nil, msg, code end
+  return self:_old_node(run_id, node)
+end
+
+function B:renew_lease(run_id, node, lease, now)
+  local r, msg, code = self:_call("UpdateItem", {
+    TableName = self.nodes_table, Key = node_key(run_id, node),
+    UpdateExpression = "SET #lu = :until, #op = :out, #nu = :nu",
+    ConditionExpression = "#st = :run AND #lw = :w",
+    ExpressionAttributeValues = { [":run"] = S("running"), [":w"] = S(lease.worker),
+      [":until"] = epoch(lease["until"]), [":out"] = S(lease.output), [":nu"] = S(now) },
+  })
+  if r then return true end
+  if is_condition_failure(msg) then return false end
+  return nil, msg, code
+end
+
+function B:put_node_if(run_id, node, rec, now, worker)
+  local r, msg, code = self:_call("PutItem", { TableName = self.nodes_table,
+    Item = node_item(run_id, node, rec, now),
+    ConditionExpression = "#st = :run AND #lw = :w",
+    ExpressionAttributeValues = { [":run"] = S("running"), [":w"] = S(worker) } })
+  if r then return true end
+  if not is_condition_failure(msg) then return nil, msg, code end
+  return self:_old_node(run_id, node)
 end
 
 -- Every node item of a run (ascending node names), optionally with one status.

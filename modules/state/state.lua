@@ -56,6 +56,21 @@
 --                                   | nil, msg, "not_found"
 --   store:list_nodes(run_id [, {status=}]) -> list ordered by node name
 --   store:delete_nodes(run_id) -> number removed
+-- Leases (gf.flow workers), conditional writes decided atomically by the backend:
+--   store:lease_node(run_id, node, {worker=, until=, now=, max_attempts=})
+--       -> true, rec | false, rec|nil
+--       Records the node `running`, attempts + 1, output = {worker=, lease_until=until}, only if
+--       it is not completed, not failed with attempts >= max_attempts (when given), and not
+--       running under another worker's lease that is still live (lease_until > now; now
+--       defaults to the store's clock). false comes with the record that refused it (read just
+--       after the refusal; nil when the node has gone). Of two racing workers exactly one wins.
+--   store:renew_lease(run_id, node, {worker=, until=}) -> true | false
+--       moves lease_until, only while the node is running under this worker's lease.
+--   store:put_node_if(run_id, node, rec, {worker=}) -> true | false, rec|nil
+--       put_node, only while the node is running under this worker's lease.
+--   Backends with lease_node/renew_lease/put_node_if do it in one conditional request
+--   (DynamoDB); otherwise the store reads, checks and writes in store:transaction (SQLite).
+--   lease_refusal(rec, worker, now, max_attempts) -> "completed"|"exhausted"|"leased"|nil
 --
 -- store:transaction(fn, ...) -> fn's results, inside one backend transaction when the backend
 -- has them (SQLite), else fn is simply called. store:close().
@@ -73,7 +88,11 @@
 --       `last` is a table of strings; the store turns it into an opaque token and back.
 --   put_node(run_id, node, rec, now), get_node(run_id, node) -> rec|false,
 --   list_nodes(run_id, status|nil) -> list, delete_nodes(run_id) -> n
---   optional: now() -> epoch seconds, transaction(fn, ...), close()
+--   optional: now() -> epoch seconds, transaction(fn, ...), close(), and the conditional node
+--   writes lease_node(run_id, node, lease, now) -> true, rec | false, rec|false,
+--   renew_lease(run_id, node, lease, now) -> true | false,
+--   put_node_if(run_id, node, rec, now, worker) -> true | false, rec|false, where
+--   lease = {worker, until, now (epoch), max_attempts|nil, output (JSON text of the lease)}.
 -- key = {collections_workflow, itemids}; dbitem = the cirrus DynamoDB attributes
 -- {collections_workflow, itemids, state_updated, created, updated, claimed_at, last_error,
 -- outputs, executions}; node rec = {status, attempts, error, output (JSON text), updated}.
@@ -401,27 +420,34 @@ local function json()
   return require("gf.json")
 end
 
-function Store:put_node(run_id, node, rec)
-  check_closed(self)
-  check_node_key("put_node", run_id, node)
+-- The backend record for rec (output as JSON text); raises on misuse (level 3: the caller of
+-- the Store method), nil, msg, code when the output cannot be encoded.
+local function encode_node(run_id, node, rec, op)
   if type(rec) ~= "table" or type(rec.status) ~= "string" then
-    error("bad argument #3 to 'put_node' (table with a status string expected)", 2)
+    error(("bad argument #3 to '%s' (table with a status string expected)"):format(op), 3)
   end
   local attempts = rec.attempts or 0
   if math.type(attempts) ~= "integer" or attempts < 0 then
-    error("put_node: attempts must be a non-negative integer", 2)
+    error(op .. ": attempts must be a non-negative integer", 3)
   end
   if rec.error ~= nil and type(rec.error) ~= "string" then
-    error("put_node: error must be a string", 2)
+    error(op .. ": error must be a string", 3)
   end
   local out
   if rec.output ~= nil then
     local msg, code
     out, msg, code = json().encode(rec.output)
-    if not out then return nil, ("state.put_node %s/%s: %s"):format(run_id, node, msg), code end
+    if not out then return nil, ("state.%s %s/%s: %s"):format(op, run_id, node, msg), code end
   end
-  return self.backend:put_node(run_id, node,
-    { status = rec.status, attempts = attempts, error = rec.error, output = out }, self:_now())
+  return { status = rec.status, attempts = attempts, error = rec.error, output = out }
+end
+
+function Store:put_node(run_id, node, rec)
+  check_closed(self)
+  check_node_key("put_node", run_id, node)
+  local enc, msg, code = encode_node(run_id, node, rec, "put_node")
+  if not enc then return nil, msg, code end
+  return self.backend:put_node(run_id, node, enc, self:_now())
 end
 
 local function node_view(run_id, node, r)
@@ -460,6 +486,120 @@ function Store:delete_nodes(run_id)
   check_closed(self)
   check_node_key("delete_nodes", run_id, "-")
   return self.backend:delete_nodes(run_id)
+end
+
+-- {====== leases (conditional node writes for workers) ======
+--
+-- A lease record is `running` with output = {worker=, lease_until=}. A backend with
+-- lease_node / renew_lease / put_node_if methods decides the condition itself in one request
+-- (DynamoDB: a ConditionExpression); otherwise the store reads, checks and writes inside
+-- store:transaction (atomic on SQLite, which has transactions).
+
+local function check_lease(op, lease, want_until)
+  if type(lease) ~= "table" or type(lease.worker) ~= "string" or lease.worker == "" then
+    error(("bad argument #3 to '%s' (lease table with a worker string expected)"):format(op), 3)
+  end
+  if want_until and type(lease["until"]) ~= "number" then
+    error(("%s: lease.until must be a number (epoch seconds)"):format(op), 3)
+  end
+  if lease.now ~= nil and type(lease.now) ~= "number" then
+    error(("%s: lease.now must be a number (epoch seconds)"):format(op), 3)
+  end
+  if lease.max_attempts ~= nil and math.type(lease.max_attempts) ~= "integer" then
+    error(("%s: lease.max_attempts must be an integer"):format(op), 3)
+  end
+end
+
+-- Why a record (node_view) refuses a lease for `worker` at `now`; nil when it does not.
+local function refusal(r, worker, now, max_attempts)
+  if not r then return nil end
+  if r.status == "completed" then return "completed" end
+  if r.status == "failed" and max_attempts and (r.attempts or 0) >= max_attempts then
+    return "exhausted"
+  end
+  local o = r.status == "running" and type(r.output) == "table" and r.output
+  if o and o.worker ~= worker and type(o.lease_until) == "number" and o.lease_until > now then
+    return "leased"
+  end
+  return nil
+end
+M.lease_refusal = refusal
+
+local function held_by(r, worker)
+  return r and r.status == "running" and type(r.output) == "table" and r.output.worker == worker
+end
+
+-- The backend's view of a lease: the output record as JSON text plus the plain fields.
+local function backend_lease(lease, now)
+  return { worker = lease.worker, ["until"] = lease["until"], now = now,
+    max_attempts = lease.max_attempts,
+    output = json().encode({ worker = lease.worker, lease_until = lease["until"] }) }
+end
+
+function Store:lease_node(run_id, node, lease)
+  check_closed(self)
+  check_node_key("lease_node", run_id, node)
+  check_lease("lease_node", lease, true)
+  local now = lease.now or self.clock()
+  local b = self.backend
+  if b.lease_node then
+    local ok, r, code = b:lease_node(run_id, node, backend_lease(lease, now), self:_now())
+    if ok == nil then return nil, r, code end
+    if ok then return true, node_view(run_id, node, r) end
+    return false, r and node_view(run_id, node, r) or nil
+  end
+  return self:transaction(function(s)
+    local r, msg, code = s:get_node(run_id, node)
+    if not r and code ~= "not_found" then return nil, msg, code end
+    if refusal(r, lease.worker, now, lease.max_attempts) then return false, r end
+    local rec = { status = "running", attempts = (r and r.attempts or 0) + 1,
+      output = { worker = lease.worker, lease_until = lease["until"] } }
+    local ok, pmsg, pcode = s:put_node(run_id, node, rec)
+    if not ok then return nil, pmsg, pcode end
+    return true, s:get_node(run_id, node)
+  end)
+end
+
+function Store:renew_lease(run_id, node, lease)
+  check_closed(self)
+  check_node_key("renew_lease", run_id, node)
+  check_lease("renew_lease", lease, true)
+  local b = self.backend
+  if b.renew_lease then
+    return b:renew_lease(run_id, node, backend_lease(lease, lease.now or self.clock()), self:_now())
+  end
+  return self:transaction(function(s)
+    local r, msg, code = s:get_node(run_id, node)
+    if not r and code ~= "not_found" then return nil, msg, code end
+    if not held_by(r, lease.worker) then return false end
+    local ok, pmsg, pcode = s:put_node(run_id, node, { status = "running", attempts = r.attempts,
+      output = { worker = lease.worker, lease_until = lease["until"] } })
+    if not ok then return nil, pmsg, pcode end
+    return true
+  end)
+end
+
+function Store:put_node_if(run_id, node, rec, lease)
+  check_closed(self)
+  check_node_key("put_node_if", run_id, node)
+  check_lease("put_node_if", lease, false)
+  local enc, msg, code = encode_node(run_id, node, rec, "put_node_if")
+  if not enc then return nil, msg, code end
+  local b = self.backend
+  if b.put_node_if then
+    local ok, r, c = b:put_node_if(run_id, node, enc, self:_now(), lease.worker)
+    if ok == nil then return nil, r, c end
+    if ok then return true end
+    return false, r and node_view(run_id, node, r) or nil
+  end
+  return self:transaction(function(s)
+    local r, msg, code = s:get_node(run_id, node)
+    if not r and code ~= "not_found" then return nil, msg, code end
+    if not held_by(r, lease.worker) then return false, r end
+    local ok, pmsg, pcode = s.backend:put_node(run_id, node, enc, s:_now())
+    if not ok then return nil, pmsg, pcode end
+    return true
+  end)
 end
 
 -- }======
