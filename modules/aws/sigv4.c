@@ -30,6 +30,10 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #if defined(OPENSSL_NO_DEPRECATED_3_0)
 #error "gf.aws needs libcrypto's SHA256_Init/Update/Final (OpenSSL built without no-deprecated)"
 #endif
@@ -170,17 +174,36 @@ static void buf_free(buf *b)
 
 static const char HEX[] = "0123456789ABCDEF";
 
+#if !defined(__SSE2__)
 /* "000102...ff": the two lower-case hex digits of a byte at 2 * byte. */
 #define HEXROW(h) \
   h "0" h "1" h "2" h "3" h "4" h "5" h "6" h "7" h "8" h "9" h "a" h "b" h "c" h "d" h "e" h "f"
 static const char HEXPAIRS[] = HEXROW("0") HEXROW("1") HEXROW("2") HEXROW("3") HEXROW("4")
     HEXROW("5") HEXROW("6") HEXROW("7") HEXROW("8") HEXROW("9") HEXROW("a") HEXROW("b") HEXROW("c")
         HEXROW("d") HEXROW("e") HEXROW("f");
+#endif
 
-static void hex_lower(const unsigned char *in, size_t n, char *out)
+/* Lower-case hex of a SHA-256 digest into out[65]. */
+static void hex32(const unsigned char in[32], char out[65])
 {
-  for (size_t i = 0; i < n; i++) memcpy(out + 2 * i, HEXPAIRS + 2 * in[i], 2);
-  out[2 * n] = '\0';
+#if defined(__SSE2__)
+  /* 16 bytes at a time: nibbles split and interleaved (high first), then '0' + nibble, plus
+     'a' - '0' - 10 where the nibble is over 9. */
+  const __m128i mask = _mm_set1_epi8(0x0f), nine = _mm_set1_epi8(9);
+  const __m128i zero = _mm_set1_epi8('0'), gap = _mm_set1_epi8('a' - '0' - 10);
+  for (int i = 0; i < 32; i += 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(x, 4), mask), lo = _mm_and_si128(x, mask);
+    __m128i a = _mm_unpacklo_epi8(hi, lo), b = _mm_unpackhi_epi8(hi, lo);
+    a = _mm_add_epi8(_mm_add_epi8(a, zero), _mm_and_si128(_mm_cmpgt_epi8(a, nine), gap));
+    b = _mm_add_epi8(_mm_add_epi8(b, zero), _mm_and_si128(_mm_cmpgt_epi8(b, nine), gap));
+    _mm_storeu_si128((__m128i *)(void *)(out + 2 * i), a);
+    _mm_storeu_si128((__m128i *)(void *)(out + 2 * i + 16), b);
+  }
+#else
+  for (int i = 0; i < 32; i++) memcpy(out + 2 * i, HEXPAIRS + 2 * in[i], 2);
+#endif
+  out[64] = '\0';
 }
 
 static inline char lower(char ch)
@@ -334,7 +357,7 @@ int gf_sigv4_sha256_hex(gf_sigv4_ctx *c, const void *data, size_t len, char out[
   (void)c;
   unsigned char d[32];
   sha256(data, len, d);
-  hex_lower(d, 32, out);
+  hex32(d, out);
   return 0;
 }
 
@@ -423,6 +446,21 @@ static void derive_key(gf_sigv4_ctx *c, const gf_sigv4_credentials *cr, const ch
   OPENSSL_cleanse(k, sizeof k);
 }
 
+/* Constant-time equality of n bytes (word-wise: CRYPTO_memcmp compares byte by byte). */
+static int same_secret(const char *a, const char *b, size_t n)
+{
+  uint64_t d = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x, y;
+    memcpy(&x, a + i, 8);
+    memcpy(&y, b + i, 8);
+    d |= x ^ y;
+  }
+  for (; i < n; i++) d |= (uint64_t)(unsigned char)(a[i] ^ b[i]);
+  return d == 0;
+}
+
 static int slot_matches(const key_slot *s, const gf_sigv4_credentials *cr, const char date[8],
                         const gf_sigv4_options *o)
 {
@@ -430,7 +468,7 @@ static int slot_matches(const key_slot *s, const gf_sigv4_credentials *cr, const
          s->service_len == o->service_len && memcmp(s->date, date, 8) == 0 &&
          memcmp(s->region, o->region, o->region_len) == 0 &&
          memcmp(s->service, o->service, o->service_len) == 0 &&
-         CRYPTO_memcmp(s->secret, cr->secret_key, cr->secret_key_len) == 0;
+         same_secret(s->secret, cr->secret_key, cr->secret_key_len);
 }
 
 /*
@@ -1032,7 +1070,7 @@ static int build_signature(gf_sigv4_ctx *c, const gf_sigv4_credentials *cr,
   p = put(p, c->scope.p, c->scope.len);
   *p++ = '\n';
   sha256(c->cr.p, c->cr.len, d);
-  hex_lower(d, 32, p);
+  hex32(d, p);
   buf_end(b, p + 64);
   key_slot *k = signing_key(c, cr, date, o, &tmp);
   if (c->oom) return -1;
@@ -1053,7 +1091,7 @@ static int build_signature(gf_sigv4_ctx *c, const gf_sigv4_credentials *cr,
     hmac_finish(&s, &k->key.outer, b->p + 64, b->len - 64, d);
     OPENSSL_cleanse(&s, sizeof s);
   }
-  hex_lower(d, 32, out->signature);
+  hex32(d, out->signature);
   return 0;
 }
 

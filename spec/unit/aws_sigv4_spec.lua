@@ -424,6 +424,45 @@ describe("gf.aws signer details #unit", function()
     assert.same(a, aws.sign(r, creds, opts()))
   end)
 
+  it("keys its caches on every input: secrets, dates, regions, services and seconds alternated", function()
+    -- The signature recomputed from the string to sign with plain HMACs (no cache involved).
+    local function expected(secret, region, service, dbg)
+      local k = aws.hmac_sha256("AWS4" .. secret, dbg.amz_date:sub(1, 8))
+      k = aws.hmac_sha256(aws.hmac_sha256(aws.hmac_sha256(k, region), service), "aws4_request")
+      return aws.hmac_sha256(k, dbg.string_to_sign, true)
+    end
+    local secrets = { SK, SK .. "x", "short" }
+    -- "r" / "s" make a scope too short for the string to sign's cached first block.
+    local places = { { "us-east-1", "sqs" }, { "eu-west-3", "sqs" }, { "us-east-1", "states" }, { "r", "s" } }
+    local times = { T0, T0 + 1, T0 + 86400, T0 + 1 }
+    local first, seen = {}, 0
+    for _ = 1, 2 do -- 72 keys: the 8 key slots are evicted between a key's uses
+      for _, t in ipairs(times) do
+        for _, secret in ipairs(secrets) do
+          for _, p in ipairs(places) do
+            for _, body in ipairs({ "x=1", "x=2" }) do
+              local h, dbg = aws.sign({ method = "POST", url = "https://sqs.us-east-1.amazonaws.com/", body = body },
+                { access_key = AK, secret_key = secret },
+                { region = p[1], service = p[2], time = t, debug = true })
+              assert.equal(expected(secret, p[1], p[2], dbg), dbg.signature)
+              assert.equal(dbg.signature, h.Authorization:match("Signature=(%x+)$"))
+              local id = table.concat({ secret, p[1], p[2], t, body }, "|")
+              first[id] = first[id] or dbg.signature
+              assert.equal(first[id], dbg.signature)
+              seen = seen + 1
+            end
+          end
+        end
+      end
+    end
+    assert.equal(192, seen)
+    local distinct = {}
+    for _, sig in pairs(first) do distinct[sig] = true end
+    local n = 0
+    for _ in pairs(distinct) do n = n + 1 end
+    assert.equal(72, n) -- 3 secrets x 4 places x 3 seconds x 2 bodies: every input counts
+  end)
+
   it("derives Host from the URL (default port dropped, others kept, lower case)", function()
     local function host_of(url)
       local _, dbg = aws.sign({ method = "GET", url = url }, creds, opts({ debug = true }))
