@@ -360,7 +360,149 @@ local function suite(backend)
       end)
     end)
 
+    describe("node leases", function()
+      local function lease(worker, until_, extra)
+        local l = { worker = worker, ["until"] = until_, now = now }
+        for k, v in pairs(extra or {}) do l[k] = v end
+        return l
+      end
+
+      it("leases a new node: running, attempt 1, the lease in its output", function()
+        local ok, rec = store:lease_node("r", "n", lease("w1", BASE + 30))
+        assert.is_true(ok)
+        assert.same({ "running", 1, "w1", BASE + 30 },
+          { rec.status, rec.attempts, rec.output.worker, rec.output.lease_until })
+        local got = store:get_node("r", "n")
+        assert.same({ "running", 1, "w1", BASE + 30, iso(now) }, { got.status, got.attempts,
+          got.output.worker, got.output.lease_until, got.updated })
+      end)
+
+      it("refuses a live lease held by another worker, grants it once the lease ran out", function()
+        assert.is_true((store:lease_node("r", "n", lease("w1", BASE + 30))))
+        local ok, rec = store:lease_node("r", "n", lease("w2", BASE + 60))
+        assert.is_false(ok)
+        assert.same({ "running", "w1", BASE + 30 }, { rec.status, rec.output.worker,
+          rec.output.lease_until })
+        assert.equal("leased", state.lease_refusal(rec, "w2", now))
+        -- the holder itself may lease again (a redelivered message of its own)
+        assert.is_true((store:lease_node("r", "n", lease("w1", BASE + 31))))
+        local ok2, rec2 = store:lease_node("r", "n", lease("w2", BASE + 90, { now = BASE + 31 }))
+        assert.is_true(ok2)
+        assert.same({ "running", 3, "w2" }, { rec2.status, rec2.attempts, rec2.output.worker })
+      end)
+
+      it("refuses a completed node and a failed one with no attempts left", function()
+        assert.is_true(store:put_node("r", "done", { status = "completed", attempts = 1, output = 7 }))
+        local ok, rec = store:lease_node("r", "done", lease("w1", BASE + 30))
+        assert.same({ false, "completed", 7 }, { ok, rec.status, rec.output })
+        assert.equal("completed", store:get_node("r", "done").status)
+        assert.is_true(store:put_node("r", "bad", { status = "failed", attempts = 2, error = "e" }))
+        ok, rec = store:lease_node("r", "bad", lease("w1", BASE + 30, { max_attempts = 2 }))
+        assert.same({ false, "failed", 2 }, { ok, rec.status, rec.attempts })
+        assert.equal("exhausted", state.lease_refusal(rec, "w1", now, 2))
+        ok, rec = store:lease_node("r", "bad", lease("w1", BASE + 30, { max_attempts = 3 }))
+        assert.same({ true, "running", 3 }, { ok, rec.status, rec.attempts })
+        assert.is_nil(rec.error)
+        assert.is_nil(store:get_node("r", "bad").error)
+      end)
+
+      it("renews and records only under the holder's lease", function()
+        assert.is_true((store:lease_node("r", "n", lease("w1", BASE + 30))))
+        assert.is_true(store:renew_lease("r", "n", lease("w1", BASE + 45)))
+        assert.equal(BASE + 45, store:get_node("r", "n").output.lease_until)
+        assert.is_false(store:renew_lease("r", "n", lease("w2", BASE + 99)))
+        assert.is_false(store:renew_lease("r", "other", lease("w1", BASE + 99)))
+        local ok, cur = store:put_node_if("r", "n", { status = "failed", attempts = 1, error = "late" },
+          { worker = "w2" })
+        assert.same({ false, "running", "w1" }, { ok, cur.status, cur.output.worker })
+        assert.same({ false }, { store:put_node_if("r", "missing", { status = "completed" },
+          { worker = "w1" }) })
+        assert.is_true(store:put_node_if("r", "n", { status = "completed", attempts = 1,
+          output = { "x" } }, { worker = "w1" }))
+        local got = store:get_node("r", "n")
+        assert.same({ "completed", 1, { "x" } }, { got.status, got.attempts, got.output })
+        -- completed: no more lease, renewal or conditional write for anyone
+        assert.is_false(store:renew_lease("r", "n", lease("w1", BASE + 99)))
+        assert.is_false((store:put_node_if("r", "n", { status = "failed" }, { worker = "w1" })))
+        assert.is_false((store:lease_node("r", "n", lease("w3", BASE + 99))))
+      end)
+
+      it("raises on misuse", function()
+        assert.has_error(function() store:lease_node("r", "n", { ["until"] = 1 }) end,
+          "bad argument #3 to 'lease_node' (lease table with a worker string expected)")
+        assert.has_error(function() store:lease_node("r", "n", { worker = "w" }) end,
+          "lease_node: lease.until must be a number (epoch seconds)")
+        assert.has_error(function() store:lease_node("", "n", lease("w", 1)) end,
+          "bad argument #1 to 'lease_node' (non-empty run id string expected)")
+        assert.has_error(function() store:lease_node("r", "n", lease("w", 1, { max_attempts = 1.5 })) end,
+          "lease_node: lease.max_attempts must be an integer")
+        assert.has_error(function() store:renew_lease("r", "n", "w") end,
+          "bad argument #3 to 'renew_lease' (lease table with a worker string expected)")
+        assert.has_error(function() store:put_node_if("r", "n", { attempts = 1 }, { worker = "w" }) end,
+          "bad argument #3 to 'put_node_if' (table with a status string expected)")
+      end)
+    end)
+
     describe("two processes", function()
+      it("lease each of 100 nodes exactly once between them", function()
+        local dir = paths.tmpdir()
+        local N = 100
+        for p = 1, 2 do
+          local f = assert(io.open(("%s/leaser%d.lua"):format(dir, p), "w"))
+          f:write(([[
+local store = assert(%s)
+local dir, me, n = %q, %d, %d
+local function lease() return { worker = "w" .. me, ["until"] = os.time() + 600 } end
+assert(store:lease_node("warm", "w" .. me, lease())) -- connections made before the start
+io.open(dir .. "/ready" .. me, "w"):close()
+while true do
+  local go = io.open(dir .. "/go")
+  if go then go:close() break end
+end
+local won, lost, other = {}, 0, 0
+for i = 1, n do
+  local node = ("node-%%03d"):format(i)
+  local ok, rec = store:lease_node("race", node, lease())
+  if ok == true and rec.attempts == 1 then won[#won + 1] = node
+  elseif ok == false and rec and rec.output.worker ~= "w" .. me then lost = lost + 1
+  else other = other + 1 io.stderr:write(tostring(rec), "\n") end
+end
+local out = io.open(dir .. "/out" .. me, "w")
+out:write(lost, " ", other, "\n", table.concat(won, "\n"), "\n")
+out:close()
+]]):format(backend.open_source(store), dir, p, N))
+          f:close()
+        end
+        local q = "'" .. paths.gfhost:gsub("'", "'\\''") .. "'"
+        local cmd = ([[cd '%s' && (%s run ./leaser1.lua 2>err1 & %s run ./leaser2.lua 2>err2 &
+          while [ ! -e ready1 ] || [ ! -e ready2 ]; do sleep 0.01; done; touch go; wait)]]):format(
+          dir, q, q)
+        assert.is_true(os.execute(cmd))
+        local winner, lost, other = {}, 0, 0
+        for p = 1, 2 do
+          local f = assert(io.open(("%s/out%d"):format(dir, p)))
+          local l, o = f:read("n", "n")
+          lost, other = lost + l, other + o
+          for node in f:lines() do
+            if node ~= "" then
+              assert.is_nil(winner[node], node .. " leased twice")
+              winner[node] = p
+            end
+          end
+          f:close()
+        end
+        assert.equal(0, other)
+        assert.equal(N, lost)
+        for i = 1, N do
+          local node = ("node-%03d"):format(i)
+          local p = winner[node]
+          assert.is_not_nil(p, node .. " never leased")
+          local rec = store:get_node("race", node)
+          assert.same({ "running", 1, "w" .. p }, { rec.status, rec.attempts, rec.output.worker })
+        end
+        os.execute("rm -rf '" .. dir .. "'")
+      end)
+
       it("claim each of 200 payloads exactly once between them", function()
         local dir = paths.tmpdir()
         local N = 200
