@@ -136,13 +136,26 @@ one_round() { # $1 = round number
   local r=$1 p
   UP=() DOWN=() UPRSS=() DOWNRSS=()
   echo "# round $r: upload then download (s3rver is single-threaded Node: the server is the limit)"
+  # gfhost first in odd rounds, last in even ones: file creation on this machine's ext4 costs
+  # more shortly after many deletions (inode allocator), which favours whoever runs later.
+  if [ $((r % 2)) = 1 ]; then gfhost_round "$r"; fi
+  peers_round "$r"
+  if [ $((r % 2)) = 0 ]; then gfhost_round "$r"; fi
+  round_ratios
+}
+
+gfhost_round() {
+  local r=$1
   timed gfhost up env GF_MODE=up GF_A="$W/small" GF_B="s3://$BUCKET/up/gf-$(ns)/" CONC="$CONC" \
     "$GFHOST" run "$W/gf.lua"
   local D="$W/dl-gf-$r"
   timed gfhost down env GF_MODE=down GF_A="s3://$BUCKET/src/" GF_B="$D" CONC="$CONC" \
     "$GFHOST" run "$W/gf.lua"
   check_dir "$D" gfhost
+}
 
+peers_round() {
+  local r=$1
   if has_peer curl; then
     mk_curl_cfg up "up/curl-$(ns)/" >"$W/curl_put.cfg"
     mkdir -p "$W/dl-curl-$r"
@@ -173,8 +186,11 @@ one_round() { # $1 = round number
   elif has_peer aws; then
     echo "# aws CLI not found: skipped"
   fi
+}
 
-  echo "# round $r ratios: gfhost objects/s / peer objects/s (>1: gfhost faster); RSS gfhost / peer"
+round_ratios() {
+  local p
+  echo "# round $round ratios: gfhost objects/s / peer objects/s (>1: gfhost faster); RSS gfhost / peer"
   for p in curl rclone aws; do
     [ -n "${UP[$p]:-}" ] || continue
     awk -v p="$p" -v gu="${UP[gfhost]:-0}" -v pu="${UP[$p]}" -v gd="${DOWN[gfhost]:-0}" \

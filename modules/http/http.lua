@@ -6,8 +6,11 @@
 --   opts:
 --     url (required), method ("GET"), headers = {name = value}, query = {k = v} | "k=v"
 --     body = string (any bytes) | body_file = path
---     output_file = path     stream a 2xx body to path..".part", renamed to path only once its
---                            size is checked (response.path is set); other statuses stay in body
+--     output_file = path     a 2xx body goes to path..".part", then is fsynced and renamed to
+--                            path once its size is checked (response.path is set) — on the
+--                            worker pool, concurrent downloads committed together; other
+--                            statuses stay in body
+--     sync = false           with output_file: no fdatasync / directory fsync (still renamed)
 --     resume = bool          continue an existing path..".part" with a Range request
 --     range = "bytes=0-99"   plain Range request
 --     timeout (0: none), connect_timeout (30), idle_timeout (120: abort when no byte moves
