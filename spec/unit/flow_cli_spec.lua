@@ -105,6 +105,54 @@ describe("gfhost run <workflow> #unit", function()
     assert.equal("items\nwork <- items (per item)\njoin <- work\n", r.stdout)
   end)
 
+  it("refuses a malformed --state (or $GFHOST_STATE) with exit status 2, naming the value", function()
+    local cases = {
+      { "dynamodb://", "flow state dynamodb://: no table name %(dynamodb://TABLE%)" },
+      { "dynamodb://t", "flow state dynamodb://t: bad table name 't' %(3%-255 letters" },
+      { "dynamodb://a/b?create=1", "flow state dynamodb://a/b%?create=1: bad table name 'a/b'" },
+      { "dynamodb://tbl?create=yes", "flow state dynamodb://tbl%?create=yes: create must be 1, 0, true or false, not 'yes'" },
+      { "dynamodb://tbl?colour=red", "flow state dynamodb://tbl%?colour=red: unknown parameter 'colour' %(endpoint, region, profile, create%)" },
+      { "dynamodb://tbl?region=", "flow state dynamodb://tbl%?region=: parameter 'region' is empty" },
+      { "dynamodb://tbl?region=a&region=b", "flow state dynamodb://tbl%?region=a&region=b: parameter 'region' given twice" },
+      { "dynamodb://tbl?endpoint=localhost:1", "flow state dynamodb://tbl%?endpoint=localhost:1: endpoint must be an http:// or https:// URL, not 'localhost:1'" },
+      { "redis://host/0", "flow state redis://host/0: unknown scheme 'redis://'" },
+    }
+    for _, c in ipairs(cases) do
+      local r = run.gfhost({ "run", wf, "--run-id", "r", "--state", c[1], "--param", "log=" .. log })
+      assert.equal(2, r.code, c[1])
+      assert.matches("^gfhost: " .. c[2], r.stderr)
+      assert.equal("", r.stdout)
+    end
+    local r = run.gfhost({ "task", wf, "items", "--run-id", "r" },
+      { env = { GFHOST_STATE = "dynamodb://tbl?create=2" } })
+    assert.equal(2, r.code)
+    assert.matches("gfhost: flow state dynamodb://tbl%?create=2: create must be", r.stderr)
+    r = run.gfhost({ "worker", "--queue", "q", "--state", "dynamodb://x" })
+    assert.equal(2, r.code)
+    assert.matches("flow state dynamodb://x: bad table name", r.stderr)
+    assert.is_nil(fs.read(log)) -- nothing ran
+  end)
+
+  it("parses --state values: SQLite paths, dynamodb:// URLs with %-encoded parameters", function()
+    local store = require("gf.flow.store")
+    assert.same({ backend = "sqlite", path = "a/b.db" }, store.parse("a/b.db"))
+    assert.same({ backend = "dynamodb", table = "gf-state_1.x" }, store.parse("dynamodb://gf-state_1.x"))
+    assert.same({ backend = "dynamodb", table = "tbl", endpoint = "http://127.0.0.1:19002",
+      region = "eu-west-1", profile = "p q", create = true },
+      store.parse("dynamodb://tbl?endpoint=http%3A%2F%2F127.0.0.1%3A19002&region=eu-west-1&profile=p%20q&create=1"))
+    assert.same({ backend = "dynamodb", table = "tbl", endpoint = "https://dynamodb.local", create = false },
+      store.parse("dynamodb://tbl?endpoint=https://dynamodb.local&create=false"))
+    assert.same({ nil, 'flow state "": empty state path', "invalid_input" }, { store.parse("") })
+    assert.same({ nil, "flow state s3://b/k: unknown scheme 's3://' (a SQLite file path or dynamodb://TABLE)",
+      "invalid_input" }, { store.parse("s3://b/k") })
+    assert.same({ nil, "flow state dynamodb://tbl?create: create must be 1, 0, true or false, not ''",
+      "invalid_input" }, { store.parse("dynamodb://tbl?create") })
+    assert.has_error(function() store.parse(5) end,
+      "bad argument #1 to 'parse' (state path or dynamodb:// URL expected)")
+    assert.same({ nil, "flow state dynamodb://x: bad table name 'x' (3-255 letters, digits, '_', '-', '.')",
+      "invalid_input" }, { store.open("dynamodb://x") })
+  end)
+
   it("refuses a workflow with a cycle, naming the file and line", function()
     assert(fs.write(dir .. "/bad.lua", [[
 local flow = require("gf.flow")
