@@ -5,6 +5,8 @@
 # 1); in each round every tool uploads then downloads, in turn, so a slow moment of the shared
 # machine hits all tools of a round alike. Prints objects/s both ways, client CPU, peak RSS
 # (/usr/bin/time) and the ratios gfhost / peer per round, then their medians over the rounds.
+# gfhost downloads twice: durable (the default: every file fsynced before it counts) and with
+# {sync = false} (atomic renames, no fsync: what curl, rclone and the AWS CLI do).
 #
 #   bash bench/s3_transfer_bench.sh [path/to/gfhost]      (default ./build/gfhost)
 #   env: N (2000 objects), SIZE (65536), CONC (gfhost concurrency, 16), REPS (1),
@@ -72,7 +74,8 @@ if mode == "bucket" then
 elseif mode == "up" then
   r, msg = c:upload_dir(a, b)
 else
-  r, msg = c:download_prefix(a, b)
+  -- GF_SYNC=false: atomic renames without fsync, as curl, rclone and the AWS CLI write files
+  r, msg = c:download_prefix(a, b, { sync = os.getenv("GF_SYNC") ~= "false" })
 end
 assert(r, msg)
 if #r.failed > 0 then error(r.failed[1].message) end
@@ -152,6 +155,10 @@ gfhost_round() {
   timed gfhost down env GF_MODE=down GF_A="s3://$BUCKET/src/" GF_B="$D" CONC="$CONC" \
     "$GFHOST" run "$W/gf.lua"
   check_dir "$D" gfhost
+  D="$W/dl-gfns-$r"
+  timed nosync down env GF_MODE=down GF_SYNC=false GF_A="s3://$BUCKET/src/" GF_B="$D" CONC="$CONC" \
+    "$GFHOST" run "$W/gf.lua"
+  check_dir "$D" "gfhost (sync = false)"
 }
 
 peers_round() {
@@ -201,13 +208,18 @@ round_ratios() {
           gr / pr, gdr / pdr
         printf "%s %.4f %.4f %.4f %.4f\n", p, du, dd, gr / pr, gdr / pdr >> out }'
   done
+  if [ -n "${DOWN[curl]:-}" ] && [ -n "${DOWN[nosync]:-}" ]; then
+    awk -v g="${DOWN[nosync]}" -v c="${DOWN[curl]}" -v out="$RATIOS" 'BEGIN {
+      printf "vs curl    down with sync = false (no fsync, as curl) %.2fx\n", g / c
+      printf "nosync 0 %.4f 0 0\n", g / c >> out }'
+  fi
 }
 
 for ((round = 1; round <= REPS; round++)); do one_round "$round"; done
 
 if [ "$REPS" -gt 1 ]; then
   echo "# medians over $REPS rounds: gfhost / peer (objects/s up, down; peak RSS up, down)"
-  for p in curl rclone aws; do
+  for p in curl rclone aws nosync; do
     grep -q "^$p " "$RATIOS" || continue
     for col in 2 3 4 5; do
       grep "^$p " "$RATIOS" | awk -v c="$col" '{print $c}' | sort -g |

@@ -10,7 +10,7 @@
 --   spec: id (endpoint id: "s3", "sqs", "sns", "dynamodb", ...), signing_name, s3 (bool),
 --     retry_non_idempotent (bool), host = function(region) -> default AWS host
 -- service:send(op, resource, req) -> response | nil, message, code
---   req: method, url, headers (lower-case names), body | body_file, output_file, range,
+--   req: method, url, headers (lower-case names), body | body_file, output_file, sync, range,
 --   payload_hash, timeout, retry (replaces the client's), expect = {[status] = true} (statuses that are not failures; default
 --   2xx). A response outside `expect` becomes the error tuple.
 -- service:sign_url(method, url, expires) -> presigned url | nil, message, code
@@ -302,7 +302,7 @@ function Service:send(op, resource, req)
   end
   local res, msg, code = http.request({
     method = req.method, url = req.url, headers = headers, body = req.body,
-    body_file = req.body_file, output_file = req.output_file, range = req.range,
+    body_file = req.body_file, output_file = req.output_file, range = req.range, sync = req.sync,
     timeout = req.timeout or self.timeout, connect_timeout = self.connect_timeout,
     retry = req.retry == nil and self.retry or req.retry, debug = self.debug,
   })

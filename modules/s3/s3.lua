@@ -24,7 +24,9 @@
 --   returning false stops the listing.
 -- client:head(url) -> {size =, etag =, content_type =, last_modified =, metadata = {}, headers =}
 -- client:get(url [, {range = "bytes=0-9" | {first, last}}]) -> body, info
--- client:get(url, {file = path [, range]}) -> info (info.path = path; written atomically)
+-- client:get(url, {file = path [, range] [, sync = false]}) -> info (info.path = path; written
+--   atomically from path.part and made durable with fsync; sync = false keeps the atomic rename
+--   but skips the fsyncs, as curl and the AWS CLI do)
 -- client:put(url, data [, opts]) -> {etag =}
 -- client:put(url, nil, {file = path, ...}) -> {etag =, parts =}   multipart above the threshold
 --   opts: content_type (default from the extension, else application/octet-stream), metadata =
@@ -39,7 +41,7 @@
 -- client:upload(path, url [, opts]) -> {etag =, parts =}   = put(url, nil, {file = path})
 -- client:upload_dir(dir, url_prefix [, {concurrency =, match =}]) -> {count =, bytes =,
 --   failed = {{path =, message =, code =}}}
--- client:download_prefix(url_prefix, dir [, {concurrency =, match =, delimiter =}]) -> {count =,
+-- client:download_prefix(url_prefix, dir [, {concurrency =, match =, delimiter =, sync =}]) -> {count =,
 --   bytes =, failed = {{key =, message =, code =}}}
 -- client:presign(url [, {expires = 3600, method = "GET"}]) -> presigned https URL
 -- client:create_bucket(url) -> true;  client:delete_bucket(url) -> true
@@ -229,13 +231,16 @@ function Client:get(url, opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("bad argument #2 to 'get' (table expected)", 2) end
   for k in pairs(opts) do
-    if k ~= "file" and k ~= "range" then
+    if k ~= "file" and k ~= "range" and k ~= "sync" then
       error(("bad argument #2 to 'get' (unknown option '%s')"):format(tostring(k)), 2)
     end
   end
+  if opts.sync ~= nil and type(opts.sync) ~= "boolean" then
+    error(("bad argument #2 to 'get' (sync must be a boolean, got %s)"):format(type(opts.sync)), 2)
+  end
   local range = range_of(opts.range)
   local res, msg, code = self:send("s3.get", bucket, key, {
-    method = "GET", url = self:object_url(bucket, key), output_file = opts.file,
+    method = "GET", url = self:object_url(bucket, key), output_file = opts.file, sync = opts.sync,
     headers = range and { range = range } or {},
   })
   if not res then return nil, msg, code end

@@ -200,7 +200,7 @@ local function mkdir_p(path)
   return true
 end
 
-local DIR_OPTS = { concurrency = true, match = true, cross_slash = true, delimiter = true }
+local DIR_OPTS = { concurrency = true, match = true, cross_slash = true, delimiter = true, sync = true }
 
 local function check_dir_opts(fname, opts)
   if opts == nil then return {} end
@@ -277,7 +277,7 @@ function M.download_prefix(c, url, dir, opts)
     local path = root .. "/" .. o.key:sub(#prefix + 1)
     -- gf.http writes the file on a worker thread and commits concurrent downloads together
     -- (one fsync round per batch), so the event loop keeps the transfers going.
-    local info, m, cd = c:get(o.url, { file = path })
+    local info, m, cd = c:get(o.url, { file = path, sync = opts.sync })
     if info then
       out.count = out.count + 1
       out.bytes = out.bytes + (info.size or 0)

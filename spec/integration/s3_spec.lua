@@ -227,6 +227,15 @@ for _, srv in ipairs(SERVERS) do
         { match = "a/b/*.bin" }))
       assert.equal(13, only.count)
       assert.is_nil(read_file(tmp .. "/only/f01.bin"))
+      -- sync = false: the same complete files, renamed into place (no .part left), without fsync
+      local fast = assert(c:download_prefix(bucket .. "/tree/", tmp .. "/nosync", { sync = false }))
+      assert.equal(40, fast.count)
+      assert.same({}, fast.failed)
+      for rel, data in pairs(files) do
+        assert.is_true(read_file(tmp .. "/nosync/" .. rel) == data, rel)
+        assert.is_nil(read_file(tmp .. "/nosync/" .. rel .. ".part"), rel)
+      end
+      assert.has_error(function() c:download_prefix(bucket .. "/tree/", tmp .. "/x", { sync = 1 }) end)
     end)
 
     it("deletes many objects across DeleteObjects calls", function()

@@ -182,6 +182,8 @@ describe("AWS service clients #unit", function()
       assert.has_error(function() client():get("s3://bkt/k", { range = 5 }) end)
       assert.has_error(function() client():get("s3://bkt/k", { fiel = "x" }) end,
         "bad argument #2 to 'get' (unknown option 'fiel')")
+      assert.has_error(function() client():get("s3://bkt/k", { file = "/tmp/x", sync = "no" }) end,
+        "bad argument #2 to 'get' (sync must be a boolean, got string)")
     end)
 
     local function page(keys, token, prefixes)
