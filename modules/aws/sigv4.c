@@ -793,7 +793,14 @@ static void header_value(gf_sigv4_ctx *c, size_t *nh, size_t at, size_t nn, cons
   hdr_ent *h = header_slot(c, *nh);
   if (!h || !buf_reserve(c, &c->scratch, vn)) return;
   char *start = c->scratch.p + c->scratch.len, *o = start;
+  unsigned char any = 0;
+  for (size_t i = 0; i < vn; i++) any |= c->cls[(unsigned char)v[i]];
   int pending = 0;
+  if (vn && !(any & C_SPACE)) { /* the usual value: no whitespace at all, copied as it is */
+    memcpy(o, v, vn);
+    o += vn;
+    vn = 0;
+  }
   for (size_t i = 0; i < vn; i++) {
     unsigned char ch = (unsigned char)v[i];
     if (c->cls[ch] & C_SPACE) {
