@@ -224,6 +224,7 @@ if [ "$REPS" -gt 1 ]; then
     for col in 2 3 4 5; do
       grep "^$p " "$RATIOS" | awk -v c="$col" '{print $c}' | sort -g |
         awk '{v[NR] = $1} END {printf "%.2f ", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
-    done | awk -v p="$p" '{printf "median vs %-7s up %.2fx  down %.2fx   peak RSS up %.2f  down %.2f\n", p, $1, $2, $3, $4}'
+    done | awk -v p="$p" '{ if (p == "nosync") printf "median vs curl    down with sync = false %.2fx\n", $2
+      else printf "median vs %-7s up %.2fx  down %.2fx   peak RSS up %.2f  down %.2f\n", p, $1, $2, $3, $4 }'
   done
 fi
