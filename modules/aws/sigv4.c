@@ -893,8 +893,8 @@ static void headers_sort_emit(gf_sigv4_ctx *c, size_t nh)
   if (!buf_reserve(c, &c->chead, total) || !buf_reserve(c, &c->shead, stotal)) return;
   char *o = c->chead.p + c->chead.len, *so = c->shead.p + c->shead.len;
   for (size_t i = 0; i < nh; i++) {
-    int same =
-        i > 0 && span_cmp(s, h[i - 1].name, h[i - 1].name_len, h[i].name, h[i].name_len) == 0;
+    int same = i > 0 && h[i - 1].name_len == h[i].name_len &&
+               memcmp(s + h[i - 1].name, s + h[i].name, h[i].name_len) == 0;
     if (same) {
       *o++ = ',';
     } else {
@@ -922,9 +922,8 @@ static void reset(gf_sigv4_ctx *c)
 {
   c->oom = 0;
   c->err = NULL;
-  buf *bufs[] = {&c->scratch, &c->path, &c->query, &c->chead, &c->shead, &c->cr,
-                 &c->sts,     &c->auth, &c->url,   &c->tmp,   &c->scope};
-  for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) bufs[i]->len = 0;
+  c->scratch.len = c->path.len = c->query.len = c->chead.len = c->shead.len = c->cr.len = 0;
+  c->sts.len = c->auth.len = c->url.len = c->tmp.len = c->scope.len = 0;
 }
 
 static int fail(gf_sigv4_ctx *c, const char *why)
