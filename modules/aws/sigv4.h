@@ -1,9 +1,10 @@
 /*
 ** sigv4.h — AWS Signature Version 4 in pure C (OpenSSL libcrypto), no Lua.
 **
-** A gf_sigv4_ctx owns everything a signature needs: the SHA-256 implementation fetched once,
-** scratch buffers reused from call to call, and a small cache of derived signing keys keyed by
-** (secret key, date, region, service). One context per thread (one per Lua state): it is not
+** A gf_sigv4_ctx owns everything a signature needs: character-class tables, scratch buffers
+** reused from call to call, and a small cache of derived signing keys keyed by (secret key,
+** date, region, service), each with the HMAC state after the string to sign's first block for
+** the second it was last used in. One context per thread (one per Lua state): it is not
 ** locked. gf_sigv4_ctx_free wipes the cache and the buffers (OPENSSL_cleanse).
 **
 ** The clock is never read here: the time is gf_sigv4_options.time (epoch seconds, UTC).
