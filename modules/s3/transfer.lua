@@ -210,6 +210,9 @@ local function check_dir_opts(fname, opts)
       error(("bad argument #3 to '%s' (unknown option '%s')"):format(fname, tostring(k)), 3)
     end
   end
+  if opts.sync ~= nil and type(opts.sync) ~= "boolean" then
+    error(("bad argument #3 to '%s' (sync must be a boolean, got %s)"):format(fname, type(opts.sync)), 3)
+  end
   return opts
 end
 

@@ -235,7 +235,8 @@ for _, srv in ipairs(SERVERS) do
         assert.is_true(read_file(tmp .. "/nosync/" .. rel) == data, rel)
         assert.is_nil(read_file(tmp .. "/nosync/" .. rel .. ".part"), rel)
       end
-      assert.has_error(function() c:download_prefix(bucket .. "/tree/", tmp .. "/x", { sync = 1 }) end)
+      assert.has_error(function() c:download_prefix(bucket .. "/tree/", tmp .. "/x", { sync = 1 }) end,
+        "bad argument #3 to 'download_prefix' (sync must be a boolean, got number)")
     end)
 
     it("deletes many objects across DeleteObjects calls", function()
