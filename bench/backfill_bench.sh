@@ -22,21 +22,16 @@ ORIGINAL_GPS=310
 FX=$(cd "$ROOT/../shared/fixtures" && pwd)
 EP=http://127.0.0.1:19001
 W=$(mktemp -d /tmp/gf-backfillbench.XXXXXX)
-STARTED=0
 CMR_PID=""
 cleanup() {
   [ -n "$CMR_PID" ] && kill "$CMR_PID" 2>/dev/null || true
-  [ "$STARTED" = 1 ] && servers_stop
+  bench_servers_stop
   rm -rf "$W"
 }
 trap cleanup EXIT
-# shellcheck source=../spec/support/servers.sh
-source "$ROOT/spec/support/servers.sh"
-if ! (exec 3<>/dev/tcp/127.0.0.1/19001) 2>/dev/null; then
-  servers_install
-  servers_start
-  STARTED=1
-fi
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"
+bench_servers 19001
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_ENDPOINT_URL=$EP \
   AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 

@@ -28,3 +28,21 @@ gfhost_bin() {
   here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
   echo "${GFHOST_BIN:-$here/build/gfhost}"
 }
+
+# bench_servers PORT: the test servers of spec/support/servers.sh, started here unless PORT on
+# 127.0.0.1 already answers; bench_servers_stop (from the caller's EXIT trap) stops only what
+# bench_servers started.
+BENCH_STARTED=0
+bench_servers() {
+  # shellcheck source=../spec/support/servers.sh
+  source "$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/spec/support/servers.sh"
+  if ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+    servers_install
+    servers_start
+    BENCH_STARTED=1
+  fi
+}
+bench_servers_stop() {
+  if [ "$BENCH_STARTED" = 1 ]; then servers_stop; fi
+  return 0
+}

@@ -15,19 +15,14 @@ GFHOST=$(realpath "${1:-$ROOT/build/gfhost}")
 N=${N:-10000}
 EP=http://127.0.0.1:19001
 W=$(mktemp -d /tmp/gf-replaybench.XXXXXX)
-STARTED=0
 cleanup() {
-  [ "$STARTED" = 1 ] && servers_stop
+  bench_servers_stop
   rm -rf "$W"
 }
 trap cleanup EXIT
-# shellcheck source=../spec/support/servers.sh
-source "$ROOT/spec/support/servers.sh"
-if ! (exec 3<>/dev/tcp/127.0.0.1/19001) 2>/dev/null; then
-  servers_install
-  servers_start
-  STARTED=1
-fi
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"
+bench_servers 19001
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 \
   AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 PY=${PYTHON:-}

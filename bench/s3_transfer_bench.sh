@@ -23,21 +23,16 @@ PEERS=${PEERS:-curl rclone aws}
 E=http://127.0.0.1:19000
 BUCKET=perfbkt
 W=$(mktemp -d /tmp/gf-s3bench.XXXXXX)
-STARTED=0
 
 cleanup() {
-  [ "$STARTED" = 1 ] && servers_stop
+  bench_servers_stop
   rm -rf "$W"
 }
 trap cleanup EXIT
 
-# shellcheck source=../spec/support/servers.sh
-source "$ROOT/spec/support/servers.sh"
-if ! (exec 3<>/dev/tcp/127.0.0.1/19000) 2>/dev/null; then
-  servers_install
-  servers_start
-  STARTED=1
-fi
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"
+bench_servers 19000
 
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_DEFAULT_REGION=us-east-1 \
   AWS_PAGER="" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null

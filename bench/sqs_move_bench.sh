@@ -14,19 +14,14 @@ N=${N:-10000}
 MOVERS=${MOVERS:-4}
 EP=http://127.0.0.1:19001
 W=$(mktemp -d /tmp/gf-sqsbench.XXXXXX)
-STARTED=0
 cleanup() {
-  [ "$STARTED" = 1 ] && servers_stop
+  bench_servers_stop
   rm -rf "$W"
 }
 trap cleanup EXIT
-# shellcheck source=../spec/support/servers.sh
-source "$ROOT/spec/support/servers.sh"
-if ! (exec 3<>/dev/tcp/127.0.0.1/19001) 2>/dev/null; then
-  servers_install
-  servers_start
-  STARTED=1
-fi
+# shellcheck source=lib.sh
+source "$ROOT/bench/lib.sh"
+bench_servers 19001
 
 PY=${PYTHON:-}
 if [ -z "$PY" ]; then

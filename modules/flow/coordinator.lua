@@ -28,21 +28,6 @@ local store_mod = require("gf.flow.store")
 
 local M = {}
 
-local function default_log()
-  local ok, log = pcall(require, "gf.log")
-  if ok then return log end
-  local nop = function() end
-  return { debug = nop, info = nop, warn = nop, error = nop }
-end
-
-local function new_progress(opts)
-  if opts.progress == false then return nil end
-  if opts.progress then return opts.progress end
-  local ok, progress = pcall(require, "gf.progress")
-  if not ok then return nil end
-  return progress.new({ label = "nodes" })
-end
-
 local function lease_live(rec)
   if not rec or rec.status ~= "running" or type(rec.output) ~= "table" then return false end
   local lu = rec.output.lease_until
@@ -226,7 +211,7 @@ function M.run(wf, opts)
     wf = wf, opts = opts, client = opts.client, queue = opts.queue, store = opts.store,
     params = opts.params or {}, run_id = opts.run_id or runner.default_run_id(wf, opts.params),
     ref = opts.workflow_ref or wf.path or wf.name, poll = opts.poll or 0.5,
-    sleep = opts.sleep or task.sleep, log = opts.log or default_log(), progress = new_progress(opts),
+    sleep = opts.sleep or task.sleep, log = opts.log or runner.logger(), progress = runner.new_progress(opts),
     tstatus = {}, task_nodes = {}, outstanding = {}, outbox = {}, nodes = {}, always = {},
     counts = { completed = 0, failed = 0, skipped = 0, interrupted = 0, reused = 0 },
     total = 0, sent = 0,

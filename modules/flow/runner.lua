@@ -43,8 +43,8 @@ M.default_run_id = default_run_id
 local function logger()
   local ok, log = pcall(require, "gf.log")
   if ok then return log end
-  return { info = function() end, warn = function() end, error = function() end,
-    child = function(self) return self end }
+  local nop = function() end
+  return { debug = nop, info = nop, warn = nop, error = nop, child = function(self) return self end }
 end
 
 local function new_progress(opts)
@@ -54,6 +54,9 @@ local function new_progress(opts)
   if not ok then return nil end
   return progress.new({ label = "nodes" })
 end
+
+-- shared with gf.flow.coordinator: the logger (gf.log, else silent) and the progress display
+M.logger, M.new_progress = logger, new_progress
 
 local function err_text(e)
   if type(e) == "table" and e.message then return tostring(e.message) end

@@ -1,19 +1,13 @@
 -- gf.awsjson against dynalite (DynamoDB, 127.0.0.1:19002) and stepfunctions-local
 -- (127.0.0.1:19006), and gf.awsjson.query against fauxqs's SNS (127.0.0.1:19001).
 -- CloudWatch Logs has no local server (test-servers.md §1.8); its request shape is in the unit spec.
-local CREDS = { access_key = "test", secret_key = "test" }
+local servers = require("spec.support.servers")
+local CREDS = servers.CREDS
 
-local function uid()
-  return tostring(os.time()) .. tostring(math.random(100000, 999999))
-end
+local uid = servers.uid
 
 describe("gf.awsjson #integration", function()
-  if not os.getenv("GF_TEST_SERVERS") then
-    it("needs the test servers", function()
-      pending("GF_TEST_SERVERS not set: run through spec/support/servers.sh run")
-    end)
-    return
-  end
+  if servers.skip(_ENV) then return end
   local awsjson = require("gf.awsjson")
   local query = require("gf.awsjson.query")
   local json = require("gf.json")

@@ -1,27 +1,21 @@
 -- gfhost run backfill publishing to SNS on fauxqs (127.0.0.1:19001), delivered into a subscribed
 -- SQS queue: every message counted as sent arrives once, in the SNS envelope Cumulus reads, with
 -- the same body as the --message_file copy. The CMR is spec/support/cmr_server.py.
+local servers = require("spec.support.servers")
 local json = require("gf.json")
 local paths = require("spec.support.paths")
 local cmr = require("spec.support.cmr")
 
 local fx = paths.fixtures
 local EP = "http://127.0.0.1:19001"
-local CREDS = { access_key = "test", secret_key = "test" }
+local CREDS = servers.CREDS
 local ENV = { AWS_ACCESS_KEY_ID = "test", AWS_SECRET_ACCESS_KEY = "test-secret-sns-spec",
   AWS_REGION = "us-east-1", AWS_ENDPOINT_URL = EP }
 
-local function uid()
-  return tostring(os.time()) .. tostring(math.random(100000, 999999))
-end
+local uid = servers.uid
 
 describe("backfill to SNS on fauxqs #integration", function()
-  if not os.getenv("GF_TEST_SERVERS") then
-    it("needs the test servers", function()
-      pending("GF_TEST_SERVERS not set: run through spec/support/servers.sh run")
-    end)
-    return
-  end
+  if servers.skip(_ENV) then return end
   local sns = require("gf.sns")
   local sqs = require("gf.sqs")
   local tmp, port, pid, s, q

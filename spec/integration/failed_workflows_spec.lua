@@ -5,15 +5,14 @@
 -- the grouping, the counts, that every ListExecutions page is read (--page-size 4), the text
 -- lines, --json, --limit, the endpoint from AWS_ENDPOINT_URL_SFN, and bad input.
 -- (The emulator ends a Fail state as SUCCEEDED, so failures come from activity tasks here.)
+local servers = require("spec.support.servers")
 local fs = require("gf.fs")
 local paths = require("spec.support.paths")
 
 local ENDPOINT = "http://127.0.0.1:19006"
 local COLLECTION = "MODIS_A-JPL-L2P-v2019.0"
 
-local function uid()
-  return tostring(os.time()) .. tostring(math.random(100000, 999999))
-end
+local uid = servers.uid
 
 local function uuid()
   local h = function(n)
@@ -31,12 +30,7 @@ local function lines(s)
 end
 
 describe("failed_workflows on stepfunctions-local #integration", function()
-  if not os.getenv("GF_TEST_SERVERS") then
-    it("needs the test servers", function()
-      pending("GF_TEST_SERVERS not set: run through spec/support/servers.sh run")
-    end)
-    return
-  end
+  if servers.skip(_ENV) then return end
   local awsjson = require("gf.awsjson")
   local json = require("gf.json")
   local task = require("gf.task")

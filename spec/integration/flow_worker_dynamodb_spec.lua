@@ -2,6 +2,7 @@
 -- 127.0.0.1:19002) and the queue on fauxqs (127.0.0.1:19001): three workers, one SIGKILLed
 -- mid-node, every node completed exactly once; the lease is the DynamoDB backend's conditional
 -- UpdateItem (--state dynamodb://TABLE?create=1, endpoint from AWS_ENDPOINT_URL_DYNAMODB).
+local servers = require("spec.support.servers")
 local fs = require("gf.fs")
 local paths = require("spec.support.paths")
 local run = require("spec.support.run")
@@ -44,12 +45,7 @@ local function sh(cmd) return os.execute(cmd) end
 local function pause(s) sh(("sleep %.2f"):format(s)) end
 
 describe("gfhost worker with DynamoDB state #integration", function()
-  if not os.getenv("GF_TEST_SERVERS") then
-    it("needs the test servers", function()
-      pending("GF_TEST_SERVERS not set: run through spec/support/servers.sh run")
-    end)
-    return
-  end
+  if servers.skip(_ENV) then return end
   local sqs = require("gf.sqs")
   local state = require("gf.state")
   local dynamodb = require("gf.state.dynamodb")

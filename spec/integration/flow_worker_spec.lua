@@ -1,6 +1,7 @@
 -- gfhost worker + gfhost run --executor sqs against fauxqs (127.0.0.1:19001, SQS JSON protocol):
 -- a DAG end to end, three workers with one SIGKILLed mid-node, the visibility heartbeat, SIGINT,
 -- and bad messages left for the redrive policy.
+local servers = require("spec.support.servers")
 local fs = require("gf.fs")
 local json = require("gf.json")
 local paths = require("spec.support.paths")
@@ -48,12 +49,7 @@ end
 local function pause(s) sh(("sleep %.2f"):format(s)) end
 
 describe("gfhost worker on fauxqs #integration", function()
-  if not os.getenv("GF_TEST_SERVERS") then
-    it("needs the test servers", function()
-      pending("GF_TEST_SERVERS not set: run through spec/support/servers.sh run")
-    end)
-    return
-  end
+  if servers.skip(_ENV) then return end
   local sqs = require("gf.sqs")
   local state = require("gf.state")
   local c, dir, wf, db, queue

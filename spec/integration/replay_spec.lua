@@ -1,22 +1,16 @@
 -- gfhost run replay against fauxqs (127.0.0.1:19001): DLQ -> main queue, attributes kept,
 -- --max, --dry-run, the original's YAML keys, and nothing deleted when the send fails.
 -- Run through: bash spec/support/servers.sh run ./build-NAME/gfhost spec spec/integration/replay_spec.lua
+local servers = require("spec.support.servers")
 local fs = require("gf.fs")
 local paths = require("spec.support.paths")
 
 local ENDPOINT = "http://127.0.0.1:19001"
 
-local function uid()
-  return tostring(os.time()) .. tostring(math.random(100000, 999999))
-end
+local uid = servers.uid
 
 describe("replay on fauxqs #integration", function()
-  if not os.getenv("GF_TEST_SERVERS") then
-    it("needs the test servers", function()
-      pending("GF_TEST_SERVERS not set: run through spec/support/servers.sh run")
-    end)
-    return
-  end
+  if servers.skip(_ENV) then return end
   local sqs = require("gf.sqs")
   local c, tmp
 

@@ -1,6 +1,7 @@
 -- gf.s3 against real S3 emulators: s3rver (127.0.0.1:19000, access key S3RVER) and the S3 part
 -- of fauxqs (127.0.0.1:19001). Run through `bash spec/support/servers.sh run ...`, which starts
 -- them and sets GF_TEST_SERVERS.
+local servers = require("spec.support.servers")
 local SERVERS = {
   { name = "s3rver", endpoint = "http://127.0.0.1:19000", key = "S3RVER" },
   { name = "fauxqs", endpoint = "http://127.0.0.1:19001", key = "test" },
@@ -39,12 +40,7 @@ end
 
 for _, srv in ipairs(SERVERS) do
   describe("gf.s3 on " .. srv.name .. " #integration", function()
-    if not os.getenv("GF_TEST_SERVERS") then
-      it("needs the test servers", function()
-        pending("GF_TEST_SERVERS not set: run through spec/support/servers.sh run")
-      end)
-      return
-    end
+    if servers.skip(_ENV) then return end
     local s3 = require("gf.s3")
     local paths = require("spec.support.paths")
     local c, bucket, tmp
@@ -263,12 +259,7 @@ for _, srv in ipairs(SERVERS) do
 end
 
 describe("gf.s3 auth on s3rver #integration", function()
-  if not os.getenv("GF_TEST_SERVERS") then
-    it("needs the test servers", function()
-      pending("GF_TEST_SERVERS not set: run through spec/support/servers.sh run")
-    end)
-    return
-  end
+  if servers.skip(_ENV) then return end
   it("maps an unknown access key to auth and never shows the secret", function()
     local s3 = require("gf.s3")
     local secret = "sEcReT-should-never-appear-0123456789"
@@ -283,12 +274,7 @@ describe("gf.s3 auth on s3rver #integration", function()
 end)
 
 describe("gf.s3 configured from the environment #integration", function()
-  if not os.getenv("GF_TEST_SERVERS") then
-    it("needs the test servers", function()
-      pending("GF_TEST_SERVERS not set: run through spec/support/servers.sh run")
-    end)
-    return
-  end
+  if servers.skip(_ENV) then return end
   local run = require("spec.support.run")
 
   it("uses AWS_ENDPOINT_URL_S3 and env credentials, and debug output hides the secret", function()

@@ -1,27 +1,19 @@
 -- gf.sqs against fauxqs (127.0.0.1:19001, JSON protocol) and local-aws-sqs (127.0.0.1:19005),
 -- and gf.sns on fauxqs with delivery into an SQS queue. Run through spec/support/servers.sh.
-local CREDS = { access_key = "test", secret_key = "test" }
+local servers = require("spec.support.servers")
+local CREDS = servers.CREDS
 local SQS_SERVERS = {
   -- wakes: a long poll returns as soon as a message arrives; strict: bad receipt handles fail
   { name = "fauxqs", endpoint = "http://127.0.0.1:19001", wakes = true, strict = false },
   { name = "local-aws-sqs", endpoint = "http://127.0.0.1:19005", wakes = false, strict = true },
 }
 
-local function skip_without_servers()
-  if os.getenv("GF_TEST_SERVERS") then return false end
-  it("needs the test servers", function()
-    pending("GF_TEST_SERVERS not set: run through spec/support/servers.sh run")
-  end)
-  return true
-end
 
-local function uid()
-  return tostring(os.time()) .. tostring(math.random(100000, 999999))
-end
+local uid = servers.uid
 
 for _, srv in ipairs(SQS_SERVERS) do
   describe("gf.sqs on " .. srv.name .. " #integration", function()
-    if skip_without_servers() then return end
+    if servers.skip(_ENV) then return end
     local sqs = require("gf.sqs")
     local task = require("gf.task")
     local c
@@ -163,7 +155,7 @@ for _, srv in ipairs(SQS_SERVERS) do
 end
 
 describe("gf.sns on fauxqs #integration", function()
-  if skip_without_servers() then return end
+  if servers.skip(_ENV) then return end
   local sns = require("gf.sns")
   local sqs = require("gf.sqs")
   local json = require("gf.json")
