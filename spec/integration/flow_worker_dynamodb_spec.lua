@@ -10,39 +10,9 @@ local run = require("spec.support.run")
 local SQS = "http://127.0.0.1:19001"
 local DDB = "http://127.0.0.1:19002"
 
-local WF = [[
-local flow = require("gf.flow")
-local wf = flow.workflow("ddb_probe")
-wf:task { name = "items", run = function(ctx)
-  local list = {}
-  for i = 1, tonumber(ctx.params.n) do list[i] = ("i%02d"):format(i) end
-  return list
-end }
-wf:task { name = "work", after = { "items" }, foreach = function(ctx) return ctx.output.items end,
-  key = function(x) return x end, retries = 1, backoff = 1,
-  run = function(ctx, x)
-    local fs = require("gf.fs")
-    assert(fs.append(ctx.params.dir .. "/starts", ("%d %s\n"):format(require("gf.host").pid(), ctx.node)))
-    require("gf.task").sleep(tonumber(ctx.params.sleep))
-    assert(fs.append(ctx.params.dir .. "/effects", ctx.node .. "\n"))
-    return x:upper()
-  end }
-wf:task { name = "join", after = { "work" }, run = function(ctx)
-  local keys = {}
-  for k, v in pairs(ctx.output.work) do keys[#keys + 1] = k .. "=" .. v end
-  table.sort(keys)
-  return table.concat(keys, ",")
-end }
-wf:final { name = "report", run = function(ctx, outcomes)
-  local n = 0
-  for _ in pairs(outcomes) do n = n + 1 end
-  assert(require("gf.fs").append(ctx.params.dir .. "/effects", "report " .. n .. "\n"))
-end }
-return wf
-]]
-
-local function sh(cmd) return os.execute(cmd) end
-local function pause(s) sh(("sleep %.2f"):format(s)) end
+local probe = require("spec.support.flow_worker")
+local WF = probe.workflow("ddb_probe")
+local sh, pause = probe.sh, probe.pause
 
 describe("gfhost worker with DynamoDB state #integration", function()
   if servers.skip(_ENV) then return end
@@ -108,11 +78,7 @@ describe("gfhost worker with DynamoDB state #integration", function()
     return "timeout"
   end
 
-  local function lines(name)
-    local out = {}
-    for l in (fs.read(dir .. "/" .. name) or ""):gmatch("[^\n]+") do out[#out + 1] = l end
-    return out
-  end
+  local function lines(name) return probe.lines(dir, name) end
 
   it("loses nothing and commits nothing twice when one of three workers is SIGKILLed mid-node", function()
     -- the table exists before the workers race to create it

@@ -9,44 +9,9 @@ local run = require("spec.support.run")
 
 local ENDPOINT = "http://127.0.0.1:19001"
 
-local WF = [[
-local flow = require("gf.flow")
-local wf = flow.workflow("worker_probe")
-wf:task { name = "items", run = function(ctx)
-  local list = {}
-  for i = 1, tonumber(ctx.params.n or "4") do list[i] = ("i%02d"):format(i) end
-  return list
-end }
-wf:task { name = "work", after = { "items" }, foreach = function(ctx) return ctx.output.items end,
-  key = function(x) return x end, retries = 1, backoff = 1,
-  run = function(ctx, x)
-    local fs = require("gf.fs")
-    assert(fs.append(ctx.params.dir .. "/starts", ("%d %s\n"):format(require("gf.host").pid(), ctx.node)))
-    require("gf.task").sleep(tonumber(ctx.params.sleep or "0.1"))
-    if ctx.params.fail == x then error("item " .. x .. " is bad", 0) end
-    assert(fs.append(ctx.params.dir .. "/effects", ctx.node .. "\n"))
-    return x:upper()
-  end }
-wf:task { name = "join", after = { "work" }, run = function(ctx)
-  local keys = {}
-  for k, v in pairs(ctx.output.work) do keys[#keys + 1] = k .. "=" .. v end
-  table.sort(keys)
-  return table.concat(keys, ",")
-end }
-wf:final { name = "report", run = function(ctx, outcomes)
-  local n = 0
-  for _ in pairs(outcomes) do n = n + 1 end
-  assert(require("gf.fs").append(ctx.params.dir .. "/effects", "report " .. n .. "\n"))
-end }
-return wf
-]]
-
-local function sh(cmd)
-  local ok = os.execute(cmd)
-  return ok
-end
-
-local function pause(s) sh(("sleep %.2f"):format(s)) end
+local probe = require("spec.support.flow_worker")
+local WF = probe.workflow("worker_probe")
+local sh, pause = probe.sh, probe.pause
 
 describe("gfhost worker on fauxqs #integration", function()
   if servers.skip(_ENV) then return end
@@ -99,11 +64,7 @@ describe("gfhost worker on fauxqs #integration", function()
       AWS_DEFAULT_REGION = "us-east-1", AWS_ENDPOINT_URL = ENDPOINT } })
   end
 
-  local function lines(name)
-    local out = {}
-    for l in (fs.read(dir .. "/" .. name) or ""):gmatch("[^\n]+") do out[#out + 1] = l end
-    return out
-  end
+  local function lines(name) return probe.lines(dir, name) end
 
   local function count_by_line(name)
     local n = {}
