@@ -7,11 +7,12 @@
 -- Searches CMR (granules.umm_json, CMR-Search-After paging, pages fetched ahead), decides per
 -- granule with config/backfill/rules.lua (require "backfill.rules"; --rules FILE for another
 -- file), builds one Cumulus message per need (backfill.message) and hands each to one writer task
--- that appends it to --message-file (or stdout) and publishes it to SNS in batches of 10.
+-- that appends it to --message-file (or stdout) and publishes it to SNS in batches of 10
+-- (--sns-concurrency publish-batch calls in flight, 8 by default).
 -- --message-limit N sends exactly N. At the end: the monthly table, the counts and the first 100
 -- concept ids per need on stderr. Exit 2 for bad options, 1 when any granule or message failed.
 -- Options are those of the original (source-systems §1.2) plus --cmr-url, --forge-tig-configs,
--- --rules, --aws-endpoint-url and --region. Precedence: command line > environment > --config
+-- --rules, --sns-concurrency, --aws-endpoint-url and --region. Precedence: command line > environment > --config
 -- YAML > defaults; an explicit --page-limit 0 (or false: unlimited) wins over the config.
 local args = require("gf.args")
 local fs = require("gf.fs")
