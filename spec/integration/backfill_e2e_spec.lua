@@ -158,6 +158,10 @@ describe("backfill end to end #integration", function()
       "--cycles", "[1, x]" }))
     assert.equal(2, code)
     assert.matches("Invalid --cycles '[1, x]'", err, 1, true)
+    code, _, err = run(tmp, with({ "--footprint", "on", "--image", "off", "--dmrpp", "off", "--preview",
+      "--sns-concurrency", "0" }))
+    assert.equal(2, code)
+    assert.matches("--sns-concurrency must be at least 1, got 0", err, 1, true)
     code, _, err = run(tmp, { "--collection", "NO_SUCH_COLLECTION", "--footprint", "on", "--image", "off",
       "--dmrpp", "off", "--preview", "--forge-tig-configs", fx .. "/forge-tig" })
     assert.equal(2, code)
