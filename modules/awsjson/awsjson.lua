@@ -7,7 +7,10 @@
 --     or any signing name (then give target_prefix and json_version)
 --   region, endpoint, credentials, profile, retry, timeout, anonymous: as in gf.s3.client
 --   json_version ("1.0" | "1.1"), target_prefix ("DynamoDB_20120810", ...) override the defaults
--- client:call(target, params [, {timeout =, op =, resource =}]) -> decoded response table | nil, message, code
+-- client:call(target, params [, {timeout =, op =, resource =, details =}]) -> decoded response
+--   table | nil, message, code; with details = true an error the service answered also gives
+--   its AWS code and decoded body: nil, message, code, aws_code, error_body (e.g.
+--   "ConditionalCheckFailedException" and {Item = ...})
 --   target is "PutItem" (the service's prefix is added) or a full "DynamoDB_20120810.PutItem".
 --   params is a Lua table encoded with gf.json (empty table -> {}). op and resource replace
 --   the names used in error messages.
@@ -104,14 +107,21 @@ function Client:call(target, params, opts)
   local op = (opts and opts.op) or self.service .. "." .. target:match("([^.]+)$")
   local resource = (opts and opts.resource) or resource_of(params, self.endpoint)
   local body = next(params) == nil and "{}" or json.encode(params)
-  local res, msg, code = self._svc:send(op, resource, {
+  local res, msg, code, aws_code, failed = self._svc:send(op, resource, {
     method = "POST",
     url = self.endpoint .. "/",
     headers = { ["content-type"] = self.content_type, ["x-amz-target"] = target },
     body = body,
     timeout = opts and opts.timeout,
+    details = opts and opts.details,
   })
-  if not res then return nil, msg, code end
+  if not res then
+    if not (opts and opts.details) then return nil, msg, code end
+    -- with details: the AWS error code and the decoded error body too (e.g. DynamoDB's ALL_OLD
+    -- item of a failed condition); transport failures have neither
+    local err_body = failed and failed.body ~= "" and json.decode(failed.body) or nil
+    return nil, msg, code, aws_code, type(err_body) == "table" and err_body or nil
+  end
   if res.body == "" then return {} end
   local t, err = json.decode(res.body)
   if t == nil then

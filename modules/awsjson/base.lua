@@ -9,12 +9,14 @@
 --     retry (gf.http retry table, or false), timeout (seconds per request), debug
 --   spec: id (endpoint id: "s3", "sqs", "sns", "dynamodb", ...), signing_name, s3 (bool),
 --     retry_non_idempotent (bool), host = function(region) -> default AWS host
--- service:send(op, resource, req) -> response | nil, message, code
+-- service:send(op, resource, req) -> response | nil, message, code [, aws_code, response when
+--   req.details]
 --   req: method, url, headers (lower-case names), body | body_file, output_file, sync, range,
 --   payload_hash, timeout, retry (replaces the client's), expect = {[status] = true} (statuses that are not failures; default
 --   2xx). A response outside `expect` becomes the error tuple.
 -- service:sign_url(method, url, expires) -> presigned url | nil, message, code
--- classify(status, aws_code) -> gf code; failure(op, resource, response) -> nil, message, code
+-- classify(status, aws_code) -> gf code; failure(op, resource, response) -> nil, message, code,
+--   aws_code, response
 -- encode(s [, keep_slash]) -> RFC 3986 percent-encoding (S3 keys keep '/')
 local http = require("gf.http")
 local aws = require("gf.aws")
@@ -147,7 +149,15 @@ function M.failure(op, resource, res)
   local shown = code or REASON[status] or "HTTPError"
   local text = ("%s %s: %d %s"):format(op, resource, status, shown)
   if msg and msg ~= "" then text = text .. ": " .. one_line(msg, 500) end
-  return nil, text, M.classify(status, code), code
+  return nil, text, M.classify(status, code), code, res
+end
+
+-- Service:send's failure: nil, message, code; with req.details also the AWS error code and the
+-- response (callers that need the error body, such as DynamoDB's ALL_OLD item)
+local function send_failure(op, resource, res, details)
+  local _, text, class, code = M.failure(op, resource, res)
+  if details then return nil, text, class, code, res end
+  return nil, text, class
 end
 
 -- }======
@@ -313,7 +323,7 @@ function Service:send(op, resource, req)
   local expect = req.expect
   local st = res.status
   if (expect and expect[st]) or (not expect and st >= 200 and st < 300) then return res end
-  return M.failure(op, resource, res)
+  return send_failure(op, resource, res, req.details)
 end
 
 function Service:sign_url(method, url, expires)

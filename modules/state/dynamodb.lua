@@ -22,7 +22,8 @@
 -- itemids, state_updated ("<STATE>_<iso8601>"), created, updated, claimed_at, last_error, and
 -- lists of strings executions and outputs. Every transition is one UpdateItem whose
 -- ConditionExpression is cirrus' condition (claim: NOT begins_with PROCESSING/CLAIMED;
--- set_processing: begins_with CLAIMED); ConditionalCheckFailedException becomes `false, old`.
+-- set_processing: begins_with CLAIMED); ConditionalCheckFailedException becomes `false, old`
+-- (old: the ALL_OLD item of the error body, or a consistent GetItem where the server omits it).
 -- A query for COMPLETED also reads the `SUCCEEDED_` range (records written by cirrus v2) and
 -- merges both, newest first.
 --
@@ -182,8 +183,8 @@ local function key_of(key)
   return { collections_workflow = S(key.collections_workflow), itemids = S(key.itemids) }
 end
 
-function B:_call(target, req)
-  return self.client:call(target, with_names(req))
+function B:_call(target, req, details)
+  return self.client:call(target, with_names(req), details and { details = true } or nil)
 end
 
 function B:get(key)
@@ -194,9 +195,11 @@ function B:get(key)
   return dbitem(r.Item)
 end
 
--- The record after a failed condition (a consistent read: DynamoDB's ALL_OLD item is not
--- available through gf.awsjson, which keeps only the error's code and message).
-function B:_old(key)
+-- The record that failed a condition: the ALL_OLD item of the error body when the service
+-- returns it (DynamoDB with ReturnValuesOnConditionCheckFailure), else a consistent read just
+-- after the failure (dynalite, and requests that do not ask for it).
+function B:_old(key, err_body)
+  if type(err_body) == "table" and type(err_body.Item) == "table" then return false, dbitem(err_body.Item) end
   local old, msg, code = self:get(key)
   if old == nil then return nil, msg, code end
   return false, old
@@ -211,16 +214,17 @@ function B:claim(key, now, execution)
     values[":exec"] = list_value({ execution })
     ex = "list_append(if_not_exists(#ex, :empty), :exec)"
   end
-  local r, msg, code = self:_call("UpdateItem", {
+  local r, msg, code, _, err_body = self:_call("UpdateItem", {
     TableName = self.table, Key = key_of(key),
     UpdateExpression = "SET #cr = if_not_exists(#cr, :now), #su = :su, #up = :now, #ca = :now, "
       .. "#ex = " .. ex .. " REMOVE #le, #out",
     ConditionExpression = "NOT (begins_with(#su, :proc) OR begins_with(#su, :cl))",
     ExpressionAttributeValues = values,
-  })
+    ReturnValuesOnConditionCheckFailure = "ALL_OLD",
+  }, true)
   if r then return true end
   if not is_condition_failure(msg) then return nil, msg, code end
-  local ok, old, c = self:_old(key)
+  local ok, old, c = self:_old(key, err_body)
   if ok == nil then return nil, old, c end
   -- A request retried after a lost response finds its own claim: that is a success.
   if execution and old and old.state_updated == "CLAIMED_" .. now and old.executions
@@ -231,16 +235,17 @@ function B:claim(key, now, execution)
 end
 
 function B:set_processing(key, now)
-  local r, msg, code = self:_call("UpdateItem", {
+  local r, msg, code, _, err_body = self:_call("UpdateItem", {
     TableName = self.table, Key = key_of(key),
     UpdateExpression = "SET #su = :su, #up = :now",
     ConditionExpression = "begins_with(#su, :cl)",
     ExpressionAttributeValues = { [":su"] = S("PROCESSING_" .. now), [":now"] = S(now),
       [":cl"] = S("CLAIMED") },
-  })
+    ReturnValuesOnConditionCheckFailure = "ALL_OLD",
+  }, true)
   if r then return true end
   if not is_condition_failure(msg) then return nil, msg, code end
-  return self:_old(key)
+  return self:_old(key, err_body)
 end
 
 function B:set_state(key, state, now, fields)

@@ -33,6 +33,12 @@ describe("gf.awsjson #integration", function()
           Projection = { ProjectionType = "ALL" } } },
         BillingMode = "PAY_PER_REQUEST",
       }))
+      -- as on DynamoDB, a new table is usable once ACTIVE (dynalite with many tables takes a moment)
+      for _ = 1, 100 do
+        local t = assert(d:call("DescribeTable", { TableName = table_name })).Table
+        if t.TableStatus == "ACTIVE" then break end
+        task.sleep(0.05)
+      end
     end)
 
     it("puts, gets and queries an index", function()

@@ -186,6 +186,70 @@ describe("gf.state #integration (dynamodb specifics)", function()
     end)
   end)
 
+  describe("conflicts", function()
+    -- dynalite predates ReturnValuesOnConditionCheckFailure; the spy answers a failed condition
+    -- as DynamoDB does, with the ALL_OLD item in the error body (marked so the test can tell it
+    -- from a GetItem), and counts GetItem calls.
+    local function all_old_spy()
+      local spy = { gets = 0, asked = {} }
+      spy.call = function(_, target, params, opts)
+        if target == "GetItem" then spy.gets = spy.gets + 1 end
+        local r, msg, code, aws_code, body = client:call(target, params, opts)
+        if target == "UpdateItem" then
+          spy.asked[#spy.asked + 1] = params.ReturnValuesOnConditionCheckFailure
+          assert(not params.ReturnValuesOnConditionCheckFailure or (opts and opts.details),
+            "ALL_OLD asked for without details")
+        end
+        if not r and aws_code == "ConditionalCheckFailedException" and params.ReturnValuesOnConditionCheckFailure == "ALL_OLD" then
+          local item = assert(client:call("GetItem", { TableName = name, Key = params.Key, ConsistentRead = true })).Item
+          item.last_error = { S = "from ALL_OLD" }
+          body = { __type = "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException",
+            message = "The conditional request failed", Item = item }
+        end
+        return r, msg, code, aws_code, body
+      end
+      return spy
+    end
+
+    it("a failed claim or set_processing returns the ALL_OLD item of the error, without a GetItem", function()
+      local id = "c/workflow-w/item-1"
+      assert.is_true(store:claim(id, "exec-1"))
+      local spy = all_old_spy()
+      local s = assert(open(name, { client = spy, clock = function() return now end }))
+      local r = { s:claim(id, "exec-2") }
+      assert.same({ nil, "state.claim " .. id .. ": already CLAIMED", "conflict" }, { r[1], r[2], r[3] })
+      assert.equal("CLAIMED", r[4].state)
+      assert.equal("from ALL_OLD", r[4].last_error)
+      assert.same({ "exec-1" }, r[4].executions)
+      assert.equal(0, spy.gets)
+      assert.is_true(s:set_failed(id, "boom"))
+      r = { s:set_processing(id) }
+      assert.same({ nil, "conflict" }, { r[1], r[3] })
+      assert.equal("FAILED", r[4].state)
+      assert.equal("from ALL_OLD", r[4].last_error)
+      assert.equal(0, spy.gets)
+      assert.same({ "ALL_OLD", "ALL_OLD" }, { spy.asked[1], spy.asked[#spy.asked] })
+      s:close()
+    end)
+
+    it("without an item in the error body the record comes from a consistent GetItem", function()
+      local id = "c/workflow-w/item-2"
+      assert.is_true(store:claim(id, "exec-1"))
+      local r = { store:claim(id, "exec-2") }
+      assert.same({ nil, "conflict", "CLAIMED", { "exec-1" } }, { r[1], r[3], r[4].state, r[4].executions })
+    end)
+
+    it("gf.awsjson returns the AWS error code and the decoded error body when asked", function()
+      local req = { TableName = name .. "-missing",
+        Key = { collections_workflow = { S = "a" }, itemids = { S = "b" } } }
+      local r = { client:call("GetItem", req, { details = true }) }
+      assert.same({ nil, "not_found", "ResourceNotFoundException" }, { r[1], r[3], r[4] })
+      assert.is_table(r[5])
+      assert.matches("ResourceNotFoundException", r[5].__type)
+      assert.equal(3, select("#", client:call("GetItem", req)))
+    end)
+  end)
+
   describe("records", function()
     it("writes the attributes cirrus reads (S strings, L lists of S)", function()
       local id = "sentinel-s2-l2a/workflow-cog-archive/S2B_17HQD_20201103_0_L2A"
