@@ -8,8 +8,9 @@ as JSON at /_requests. Binds 127.0.0.1 on the first free port of --ports (defaul
 and writes it to --port-file.
 """
 import argparse, copy, datetime, json, sys, threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit, parse_qs
+
+import testserver
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--page", required=True)
@@ -78,10 +79,7 @@ requests_log = []
 lock = threading.Lock()
 pages_served = [0]
 
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *args):
-        pass
+class H(testserver.Handler):
     def send(self, code, body, headers=None):
         b = body if isinstance(body, bytes) else body.encode()
         self.send_response(code)
@@ -129,14 +127,10 @@ class H(BaseHTTPRequestHandler):
 lo, hi = (int(x) for x in a.ports.split("-"))
 for port in range(lo, hi + 1):
     try:
-        srv = ThreadingHTTPServer(("127.0.0.1", port), H)
+        srv = testserver.Server(("127.0.0.1", port), H)
         break
     except OSError:
         continue
 else:
     sys.exit("no free port in " + a.ports)
-with open(a.port_file + ".tmp", "w") as f:
-    f.write(str(port))
-import os
-os.rename(a.port_file + ".tmp", a.port_file)
-srv.serve_forever()
+testserver.serve(srv, a.port_file)

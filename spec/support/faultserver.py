@@ -27,14 +27,14 @@ answers with the count and /_last?id=K with the last request's headers as "name:
 """
 import argparse
 import email.utils
-import os
 import socket
 import struct
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+import testserver
 
 LOCK = threading.Lock()
 HITS = {}
@@ -45,12 +45,8 @@ def pattern(start, end):
     return bytes(((i * 31 + 7) & 255) for i in range(start, end))
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(testserver.Handler):
     server_version = "faultserver/1"
-
-    def log_message(self, fmt, *args):  # quiet
-        pass
 
     # {====== helpers ======
 
@@ -250,30 +246,12 @@ class Handler(BaseHTTPRequestHandler):
     # }======
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
-    allow_reuse_address = True
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--ready", help="file that receives the port once listening")
     a = ap.parse_args()
-    srv = Server(("127.0.0.1", a.port), Handler)
-    port = srv.server_address[1]
-    if a.ready:
-        tmp = a.ready + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.rename(tmp, a.ready)
-    print("listening %d" % port, flush=True)
-    try:
-        srv.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return testserver.serve(testserver.Server(("127.0.0.1", a.port), Handler), a.ready)
 
 
 if __name__ == "__main__":

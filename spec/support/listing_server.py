@@ -11,8 +11,9 @@ GET /_requests          the requests seen so far: [{path, accept, user_agent}]
 Binds 127.0.0.1 on an ephemeral port and writes it to --port-file.
 """
 import argparse, json, os, threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
+
+import testserver
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--dir", required=True)
@@ -24,11 +25,7 @@ seen = []
 lock = threading.Lock()
 
 
-class H(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):
-        pass
+class H(testserver.Handler):
 
     def send(self, code, body, ctype="application/json"):
         self.send_response(code)
@@ -70,8 +67,4 @@ class H(BaseHTTPRequestHandler):
         return self.send(404, b'{"message":"Not Found"}')
 
 
-srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-with open(a.port_file + ".tmp", "w") as f:
-    f.write(str(srv.server_address[1]))
-os.rename(a.port_file + ".tmp", a.port_file)
-srv.serve_forever()
+testserver.serve(testserver.Server(("127.0.0.1", 0), H), a.port_file)

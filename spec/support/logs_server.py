@@ -31,12 +31,12 @@ GET /_requests: every request received ({target, body}); GET /_stats: {"active",
 """
 import argparse
 import json
-import os
 import re
 import sys
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import testserver
 
 PREFIX = "Logs_20140328."
 FINAL = {"Complete", "Failed", "Cancelled", "Timeout"}
@@ -156,13 +156,8 @@ def stop_query(body):
 OPS = {"StartQuery": start_query, "GetQueryResults": get_results, "StopQuery": stop_query}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(testserver.Handler):
     server_version = "logs_server/1"
-    disable_nagle_algorithm = True  # headers and body go out in two writes
-
-    def log_message(self, fmt, *args):  # quiet
-        pass
 
     def send(self, status, obj, error_type=None):
         data = json.dumps(obj).encode()
@@ -214,12 +209,6 @@ class Handler(BaseHTTPRequestHandler):
             self.send(e.status, {"__type": e.code, "message": e.message}, e.code)
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64  # the default 5 drops concurrent connects (1 s SYN retry)
-    allow_reuse_address = True
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scenario", required=True, help="recorded session (JSON)")
@@ -228,19 +217,7 @@ def main():
     a = ap.parse_args()
     with open(a.scenario) as f:
         SCENARIO.update(json.load(f))
-    srv = Server(("127.0.0.1", a.port), Handler)
-    port = srv.server_address[1]
-    if a.ready:
-        tmp = a.ready + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.rename(tmp, a.ready)
-    print("listening %d" % port, flush=True)
-    try:
-        srv.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return testserver.serve(testserver.Server(("127.0.0.1", a.port), Handler), a.ready)
 
 
 if __name__ == "__main__":
