@@ -157,6 +157,17 @@ end
 local out = {}
 local function line(s) out[#out + 1] = s end
 
+-- The end of both modes: the configs that could not be downloaded, the report, the exit.
+local function finish(failed, total)
+  for _, f in ipairs(not_downloaded) do line(("Not downloaded: %s: %s"):format(f.item.name, tostring(f.error))) end
+  io.stdout:write(table.concat(out, "\n"), "\n")
+  io.stdout:flush()
+  if tmpdir then fs.remove_tree(tmpdir) end
+  if failed > 0 then fail(("regression: %d of %d collections failed"):format(failed, total), 1) end
+  if #not_downloaded > 0 then fail(("regression: %d configs could not be downloaded"):format(#not_downloaded), 1) end
+  return 0
+end
+
 if opts.list then
   line(("forge %d, tig %d, forge-py %d, unreadable %d"):format(#groups.forge, #groups.tig,
     #groups["forge-py"], #bad))
@@ -164,11 +175,7 @@ if opts.list then
   for _, c in ipairs(selected) do line("  " .. c.name) end
   line(("Excluded: %d"):format(#excluded))
   for _, e in ipairs(excluded) do line(("  %s: %s"):format(e.name, e.reason)) end
-  for _, f in ipairs(not_downloaded) do line(("Not downloaded: %s: %s"):format(f.item.name, tostring(f.error))) end
-  io.stdout:write(table.concat(out, "\n"), "\n")
-  if tmpdir then fs.remove_tree(tmpdir) end
-  if #not_downloaded > 0 then fail(("regression: %d configs could not be downloaded"):format(#not_downloaded), 1) end
-  return 0
+  return finish(0, 0)
 end
 
 -- {{{ the runs
@@ -216,12 +223,6 @@ if #excluded > 0 then
   line("Excluded:")
   for _, e in ipairs(excluded) do line(("  %s: %s"):format(e.name, e.reason)) end
 end
-for _, f in ipairs(not_downloaded) do line(("Not downloaded: %s: %s"):format(f.item.name, tostring(f.error))) end
-io.stdout:write(table.concat(out, "\n"), "\n")
-io.stdout:flush()
 -- }}}
 
-if tmpdir then fs.remove_tree(tmpdir) end
-if failed > 0 then fail(("regression: %d of %d collections failed"):format(failed, #results), 1) end
-if #not_downloaded > 0 then fail(("regression: %d configs could not be downloaded"):format(#not_downloaded), 1) end
-return 0
+return finish(failed, #results)
