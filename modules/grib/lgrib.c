@@ -117,26 +117,13 @@ static int push_values(lua_State *L, gf_gjob *j)
   return 1;
 }
 
-static void ensure_setup(void)
-{
-  if (gf_gdal_is_setup()) return;
-  gf_gdal_config c;
-  gf_gdal_config_default(&c);
-  gf_gdal_setup(&c);
-}
-
 static greq *begin(lua_State *L, int op, const char *name, gf_gjob **jp)
 {
   const char *src = luaL_checkstring(L, 1);
-  ensure_setup();
-  gf_gjob *j = gjob_new(L, grun);
-  greq *r = calloc(1, sizeof *r);
-  if (!r) luaL_error(L, "not enough memory");
-  j->req = r;
-  j->req_free = greq_free;
+  gf_gjob *j = gjob_begin(L, grun, sizeof(greq), greq_free, "grib", name, src);
+  greq *r = j->req;
   r->op = op;
   r->src = gjob_strdup(L, src);
-  snprintf(j->what, sizeof j->what, "grib.%s %s", name, src);
   *jp = j;
   return r;
 }

@@ -75,6 +75,31 @@ static gf_gjob *gjob_new(lua_State *L, void (*run)(gf_gjob *))
   return j;
 }
 
+/* GDAL set up with the defaults unless a script configured it first. */
+static void gjob_ensure_setup(void)
+{
+  if (gf_gdal_is_setup()) return;
+  gf_gdal_config c;
+  gf_gdal_config_default(&c);
+  gf_gdal_setup(&c);
+}
+
+/* The common start of an operation on an input: GDAL set up, a new job in its box (left on the
+** stack) that owns `req` (freed with req_free, which must accept a zeroed request), and the
+** message prefix "<module>.<name> <src>". */
+static gf_gjob *gjob_begin(lua_State *L, void (*run)(gf_gjob *), size_t req_size,
+                           void (*req_free)(void *), const char *module, const char *name,
+                           const char *src)
+{
+  gjob_ensure_setup();
+  gf_gjob *j = gjob_new(L, run);
+  j->req = calloc(1, req_size);
+  if (!j->req) luaL_error(L, "not enough memory");
+  j->req_free = req_free;
+  snprintf(j->what, sizeof j->what, "%s.%s %s", module, name, src);
+  return j;
+}
+
 static char *gjob_strdup(lua_State *L, const char *s)
 {
   char *p = strdup(s ? s : "");

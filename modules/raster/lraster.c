@@ -52,14 +52,6 @@ static void rreq_free(void *p)
   free(r);
 }
 
-static void ensure_setup(void)
-{
-  if (gf_gdal_is_setup()) return;
-  gf_gdal_config c;
-  gf_gdal_config_default(&c);
-  gf_gdal_setup(&c);
-}
-
 static void rrun(gf_gjob *j)
 {
   rreq *r = j->req;
@@ -100,15 +92,10 @@ static void rrun(gf_gjob *j)
 static rreq *begin(lua_State *L, int op, const char *name, gf_gjob **jp)
 {
   const char *src = luaL_checkstring(L, 1);
-  ensure_setup();
-  gf_gjob *j = gjob_new(L, rrun);
-  rreq *r = calloc(1, sizeof *r);
-  if (!r) luaL_error(L, "not enough memory");
-  j->req = r;
-  j->req_free = rreq_free;
+  gf_gjob *j = gjob_begin(L, rrun, sizeof(rreq), rreq_free, "raster", name, src);
+  rreq *r = j->req;
   r->op = op;
   r->src = gjob_strdup(L, src);
-  snprintf(j->what, sizeof j->what, "raster.%s %s", name, src);
   *jp = j;
   return r;
 }
