@@ -23,10 +23,21 @@ tmp=$(mktemp -d /tmp/gfstatebench.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 cat >"$tmp/bench.lua" <<'EOF'
+-- claim -> processing -> completed for N payloads on SQLite (DB, SYNC) or, with DDB_ENDPOINT
+-- and TABLE, on DynamoDB (the table is created first and dropped after)
 local state = require("gf.state")
 local time = require("gf.time")
-local path, n, sync = os.getenv("DB"), tonumber(os.getenv("N")), os.getenv("SYNC")
-local store = assert(state.open({ path = path, synchronous = sync }))
+local n, endpoint, name = tonumber(os.getenv("N")), os.getenv("DDB_ENDPOINT"), os.getenv("TABLE")
+local store, client, dynamodb
+if endpoint and name then
+  dynamodb = require("gf.state.dynamodb")
+  client = require("gf.awsjson").client({ service = "dynamodb", endpoint = endpoint,
+    region = "us-east-1", credentials = { access_key = "test", secret_key = "test" } })
+  assert(dynamodb.create_table(client, name))
+  store = assert(state.open({ backend = "dynamodb", table = name, client = client }))
+else
+  store = assert(state.open({ path = os.getenv("DB"), synchronous = os.getenv("SYNC") }))
+end
 local ids = {}
 for i = 1, n do ids[i] = ("bench-collection/workflow-bench/item-%06d"):format(i) end
 local t0 = time.monotonic()
@@ -40,6 +51,7 @@ local dt = time.monotonic() - t0
 assert(store:count({ collections_workflow = "bench-collection_bench", state = "COMPLETED" }) == n)
 print(("%.0f"):format(3 * n / dt))
 store:close()
+if dynamodb then assert(dynamodb.delete_table(client, name)) end
 EOF
 
 cat >"$tmp/bench.py" <<'EOF'
@@ -81,31 +93,6 @@ for i in range(1, n + 1):
 print("%.0f" % (3 * n / (time.monotonic() - t0)))
 EOF
 
-cat >"$tmp/ddb.lua" <<'EOF'
-local state = require("gf.state")
-local dynamodb = require("gf.state.dynamodb")
-local awsjson = require("gf.awsjson")
-local time = require("gf.time")
-local n, endpoint, name = tonumber(os.getenv("N")), os.getenv("DDB_ENDPOINT"), os.getenv("TABLE")
-local client = awsjson.client({ service = "dynamodb", endpoint = endpoint, region = "us-east-1",
-  credentials = { access_key = "test", secret_key = "test" } })
-assert(dynamodb.create_table(client, name))
-local store = assert(state.open({ backend = "dynamodb", table = name, client = client }))
-local ids = {}
-for i = 1, n do ids[i] = ("bench-collection/workflow-bench/item-%06d"):format(i) end
-local t0 = time.monotonic()
-for i = 1, n do
-  local id = ids[i]
-  assert(store:claim(id, "exec-" .. i))
-  assert(store:set_processing(id))
-  assert(store:set_completed(id, { "s3://out/" .. i .. ".json" }))
-end
-local dt = time.monotonic() - t0
-assert(store:count({ collections_workflow = "bench-collection_bench", state = "COMPLETED" }) == n)
-print(("%.0f"):format(3 * n / dt))
-store:close()
-assert(dynamodb.delete_table(client, name))
-EOF
 
 cat >"$tmp/ddb.py" <<'EOF'
 import json, os, time
@@ -198,7 +185,7 @@ if python3 -c "import boto3" 2>/dev/null && [ -f "$schema" ]; then py_ddb=1; fi
 : >"$tmp/ddb" && : >"$tmp/ddbpy"
 for r in $(seq "$runs"); do
   TABLE="gfbench-state-$$-$r" N=$ddb_n DDB_ENDPOINT=$ddb_endpoint \
-    "$gfhost" run "$tmp/ddb.lua" >>"$tmp/ddb"
+    "$gfhost" run "$tmp/bench.lua" >>"$tmp/ddb"
   if [ -n "$py_ddb" ]; then
     TABLE="gfbench-state-py-$$-$r" N=$ddb_n DDB_ENDPOINT=$ddb_endpoint SCHEMA=$schema \
       python3 "$tmp/ddb.py" >>"$tmp/ddbpy"

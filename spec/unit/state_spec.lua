@@ -444,91 +444,26 @@ local function suite(backend)
     end)
 
     describe("two processes", function()
-      it("lease each of 100 nodes exactly once between them", function()
+      -- Run the racing loop `body` (it fills won, lost and other from store, me and n) in two
+      -- gfhost processes that start together, after `warm` (connections and statements made
+      -- before the start). Returns {name -> winning process}, lost, other.
+      local function race(n, warm, body, what)
         local dir = paths.tmpdir()
-        local N = 100
-        for p = 1, 2 do
-          local f = assert(io.open(("%s/leaser%d.lua"):format(dir, p), "w"))
-          f:write(([[
-local store = assert(%s)
-local dir, me, n = %q, %d, %d
-local function lease() return { worker = "w" .. me, ["until"] = os.time() + 600 } end
-assert(store:lease_node("warm", "w" .. me, lease())) -- connections made before the start
-io.open(dir .. "/ready" .. me, "w"):close()
-while true do
-  local go = io.open(dir .. "/go")
-  if go then go:close() break end
-end
-local won, lost, other = {}, 0, 0
-for i = 1, n do
-  local node = ("node-%%03d"):format(i)
-  local ok, rec = store:lease_node("race", node, lease())
-  if ok == true and rec.attempts == 1 then won[#won + 1] = node
-  elseif ok == false and rec and rec.output.worker ~= "w" .. me then lost = lost + 1
-  else other = other + 1 io.stderr:write(tostring(rec), "\n") end
-end
-local out = io.open(dir .. "/out" .. me, "w")
-out:write(lost, " ", other, "\n", table.concat(won, "\n"), "\n")
-out:close()
-]]):format(backend.open_source(store), dir, p, N))
-          f:close()
-        end
-        local q = "'" .. paths.gfhost:gsub("'", "'\\''") .. "'"
-        local cmd = ([[cd '%s' && (%s run ./leaser1.lua 2>err1 & %s run ./leaser2.lua 2>err2 &
-          while [ ! -e ready1 ] || [ ! -e ready2 ]; do sleep 0.01; done; touch go; wait)]]):format(
-          dir, q, q)
-        assert.is_true(os.execute(cmd))
-        local winner, lost, other = {}, 0, 0
-        for p = 1, 2 do
-          local f = assert(io.open(("%s/out%d"):format(dir, p)))
-          local l, o = f:read("n", "n")
-          lost, other = lost + l, other + o
-          for node in f:lines() do
-            if node ~= "" then
-              assert.is_nil(winner[node], node .. " leased twice")
-              winner[node] = p
-            end
-          end
-          f:close()
-        end
-        assert.equal(0, other)
-        assert.equal(N, lost)
-        for i = 1, N do
-          local node = ("node-%03d"):format(i)
-          local p = winner[node]
-          assert.is_not_nil(p, node .. " never leased")
-          local rec = store:get_node("race", node)
-          assert.same({ "running", 1, "w" .. p }, { rec.status, rec.attempts, rec.output.worker })
-        end
-        os.execute("rm -rf '" .. dir .. "'")
-      end)
-
-      it("claim each of 200 payloads exactly once between them", function()
-        local dir = paths.tmpdir()
-        local N = 200
         for p = 1, 2 do
           local f = assert(io.open(("%s/racer%d.lua"):format(dir, p), "w"))
-          f:write(([[
-local store = assert(%s)
-local dir, me, n = %q, %d, %d
-assert(store:claim(("warm/workflow-warm/%%d"):format(me))) -- statements prepared before the start
+          f:write(("local store = assert(%s)\nlocal dir, me, n = %q, %d, %d\n"):format(
+            backend.open_source(store), dir, p, n), warm, [[
 io.open(dir .. "/ready" .. me, "w"):close()
 while true do
   local go = io.open(dir .. "/go")
   if go then go:close() break end
 end
 local won, lost, other = {}, 0, 0
-for i = 1, n do
-  local id = ("race/workflow-race/item-%%03d"):format(i)
-  local ok, msg, code = store:claim(id, ("exec-%%d-%%d"):format(me, i))
-  if ok then won[#won + 1] = id
-  elseif code == "conflict" then lost = lost + 1
-  else other = other + 1 io.stderr:write(msg, "\n") end
-end
+]], body, [[
 local out = io.open(dir .. "/out" .. me, "w")
 out:write(lost, " ", other, "\n", table.concat(won, "\n"), "\n")
 out:close()
-]]):format(backend.open_source(store), dir, p, N))
+]])
           f:close()
         end
         local q = "'" .. paths.gfhost:gsub("'", "'\\''") .. "'"
@@ -541,14 +476,56 @@ out:close()
           local f = assert(io.open(("%s/out%d"):format(dir, p)))
           local l, o = f:read("n", "n")
           lost, other = lost + l, other + o
-          for id in f:lines() do
-            if id ~= "" then
-              assert.is_nil(winner[id], id .. " claimed twice")
-              winner[id] = p
+          for name in f:lines() do
+            if name ~= "" then
+              assert.is_nil(winner[name], name .. " " .. what .. " twice")
+              winner[name] = p
             end
           end
           f:close()
         end
+        os.execute("rm -rf '" .. dir .. "'")
+        return winner, lost, other
+      end
+
+      it("lease each of 100 nodes exactly once between them", function()
+        local N = 100
+        local winner, lost, other = race(N, [[
+local function lease() return { worker = "w" .. me, ["until"] = os.time() + 600 } end
+assert(store:lease_node("warm", "w" .. me, lease()))
+]], [[
+for i = 1, n do
+  local node = ("node-%03d"):format(i)
+  local ok, rec = store:lease_node("race", node, lease())
+  if ok == true and rec.attempts == 1 then won[#won + 1] = node
+  elseif ok == false and rec and rec.output.worker ~= "w" .. me then lost = lost + 1
+  else other = other + 1 io.stderr:write(tostring(rec), "\n") end
+end
+]], "leased")
+        assert.equal(0, other)
+        assert.equal(N, lost)
+        for i = 1, N do
+          local node = ("node-%03d"):format(i)
+          local p = winner[node]
+          assert.is_not_nil(p, node .. " never leased")
+          local rec = store:get_node("race", node)
+          assert.same({ "running", 1, "w" .. p }, { rec.status, rec.attempts, rec.output.worker })
+        end
+      end)
+
+      it("claim each of 200 payloads exactly once between them", function()
+        local N = 200
+        local winner, lost, other = race(N, [[
+assert(store:claim(("warm/workflow-warm/%d"):format(me)))
+]], [[
+for i = 1, n do
+  local id = ("race/workflow-race/item-%03d"):format(i)
+  local ok, msg, code = store:claim(id, ("exec-%d-%d"):format(me, i))
+  if ok then won[#won + 1] = id
+  elseif code == "conflict" then lost = lost + 1
+  else other = other + 1 io.stderr:write(msg, "\n") end
+end
+]], "claimed")
         assert.equal(0, other)
         assert.equal(N, lost)
         for i = 1, N do
@@ -559,7 +536,6 @@ out:close()
           assert.same({ "CLAIMED", { ("exec-%d-%d"):format(p, i) } },
             { item.state, item.executions })
         end
-        os.execute("rm -rf '" .. dir .. "'")
       end)
     end)
   end)
