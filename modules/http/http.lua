@@ -50,6 +50,7 @@
 local M = {}
 
 M.core = require("gf.http.core") -- specs may swap it for a fake (and restore it)
+local tcore = require("gf.task.core") -- waits of the gate and of group commits
 
 M.url_encode = M.core.url_encode
 M.url_decode = M.core.url_decode
@@ -67,7 +68,6 @@ end
 
 local function gate_enter()
   if not gate.max then return end
-  local tcore = require("gf.task.core")
   while gate.active >= gate.max do
     local me = tcore.current()
     if not me then break end -- not a task: cannot park, go ahead (libcurl still bounds)
@@ -80,7 +80,6 @@ end
 local function gate_leave()
   if not gate.max and gate.active == 0 then return end
   gate.active = math.max(0, gate.active - 1)
-  local tcore = require("gf.task.core")
   while #gate.waiters > 0 do
     if tcore.wake(table.remove(gate.waiters, 1)) then break end
   end
@@ -106,7 +105,6 @@ local function commit_batch(batch)
 end
 
 local function commit(file)
-  local tcore = require("gf.task.core")
   local me = tcore.current()
   local e = { file = file, task = me }
   if not me then -- not a task: cannot wait for a batch, commit alone
