@@ -409,13 +409,44 @@ end
 local LIST_OPTS = { prefix = true, delimiter = true, match = true, limit = true,
   start_after = true, page_size = true, cross_slash = true }
 
-function Client:list_pages(url, opts, fn)
+-- One ListObjectsV2 page, read without building elements: a 1,000-key page is 200 KB of XML but
+-- 2.5 MB as element tables, so a DOM per page would set a listing's memory. S3 escapes '<' in
+-- keys, so an element's text never holds markup, and <Contents> never nests.
+local gmatch, sfind = string.gmatch, string.find
+
+local function leaf(block, name)
+  local v = block:match("<" .. name .. ">(.-)</" .. name .. ">")
+  if v == nil then return nil end
+  return xml.unescape(v)
+end
+
+local function read_page(body, on_contents, on_prefix)
+  if not sfind(body, "<ListBucketResult", 1, true) or
+      not sfind(body, "</ListBucketResult>", 1, true) then
+    return nil, "not a complete ListBucketResult document"
+  end
+  for block in gmatch(body, "<Contents>(.-)</Contents>") do
+    local more, msg = on_contents(block)
+    if more ~= true then return more, msg end
+  end
+  for block in gmatch(body, "<CommonPrefixes>(.-)</CommonPrefixes>") do
+    local p, msg = leaf(block, "Prefix")
+    if not p then return nil, msg or "CommonPrefixes without a Prefix" end
+    if on_prefix(p) == false then return false end
+  end
+  return true
+end
+
+-- The walk under list_pages and download_prefix: on_object(o) per object as each page is read
+-- (one page's text in memory, no object table kept), on_page() after each page; either
+-- returning false stops. -> true | nil, message, code
+function Client:_walk(url, opts, on_object, on_prefix, on_page)
   local bucket, key = M.parse_url(url)
   opts = opts or {}
-  if type(opts) ~= "table" then error("bad argument #2 to 'list' (table expected)", 2) end
+  if type(opts) ~= "table" then error("bad argument #2 to 'list' (table expected)", 3) end
   for k in pairs(opts) do
     if not LIST_OPTS[k] then
-      error(("bad argument #2 to 'list' (unknown option '%s')"):format(tostring(k)), 2)
+      error(("bad argument #2 to 'list' (unknown option '%s')"):format(tostring(k)), 3)
     end
   end
   local prefix, pat = glob_split(key .. (opts.prefix or ""))
@@ -424,38 +455,53 @@ function Client:list_pages(url, opts, fn)
     delimiter = opts.delimiter, ["start-after"] = opts.start_after, ["max-keys"] = opts.page_size }
   local resource = "s3://" .. bucket .. "/" .. prefix
   local limit, seen = opts.limit, 0
+  local url_head = "s3://" .. bucket .. "/"
+  local bad
+  local function contents(block)
+    local k, msg = leaf(block, "Key")
+    if not k then
+      bad = msg or "Contents without a Key"
+      return nil
+    end
+    if (match and not match(k:sub(#prefix + 1))) or (limit and seen >= limit) then return true end
+    seen = seen + 1
+    local etag, last_modified = leaf(block, "ETag"), leaf(block, "LastModified")
+    return on_object({ key = k, url = url_head .. k,
+      size = math.tointeger(tonumber(block:match("<Size>(%d+)</Size>"))),
+      etag = etag and unquote(etag), last_modified = last_modified,
+      storage_class = block:match("<StorageClass>(.-)</StorageClass>") }) ~= false
+  end
   while true do
     local res, msg, code = self._svc:send("s3.list", resource,
       { method = "GET", url = self:object_url(bucket, "", q) })
     if not res then return nil, msg, code end
-    local root, perr = xml.parse(res.body)
-    if not root then return nil, ("s3.list %s: %s"):format(resource, perr), "parse" end
-    local objects, prefixes = {}, {}
-    for _, el in ipairs(root.children) do
-      if el.name == "Contents" then
-        local k = xml.text(el, "Key")
-        if not match or match(k:sub(#prefix + 1)) then
-          if not limit or seen < limit then
-            seen = seen + 1
-            objects[#objects + 1] = { key = k, url = "s3://" .. bucket .. "/" .. k,
-              size = math.tointeger(tonumber(xml.text(el, "Size"))),
-              etag = unquote(xml.text(el, "ETag")), last_modified = xml.text(el, "LastModified"),
-              storage_class = xml.text(el, "StorageClass") }
-          end
-        end
-      elseif el.name == "CommonPrefixes" then
-        prefixes[#prefixes + 1] = xml.text(el, "Prefix")
-      end
+    local body = res.body
+    res = nil -- the page's text is the only copy kept while it is read
+    local more, perr = read_page(body, contents, on_prefix)
+    if more == nil then
+      return nil, ("s3.list %s: %s"):format(resource, bad or perr), "parse"
     end
-    if fn(objects, prefixes) == false then return true end
-    local token = xml.text(root, "NextContinuationToken")
-    if xml.text(root, "IsTruncated") ~= "true" or not token or token == "" or
+    if more == false or (on_page and on_page() == false) then return true end
+    local token = body:match("<NextContinuationToken>(.-)</NextContinuationToken>")
+    if body:match("<IsTruncated>(.-)</IsTruncated>") ~= "true" or not token or token == "" or
         (limit and seen >= limit) then
       return true
     end
-    q["continuation-token"] = token
+    q["continuation-token"] = xml.unescape(token)
     q["start-after"] = nil
   end
+end
+
+function Client:list_pages(url, opts, fn)
+  local objects, prefixes = {}, {}
+  return self:_walk(url, opts,
+    function(o) objects[#objects + 1] = o end,
+    function(p) prefixes[#prefixes + 1] = p end,
+    function()
+      local o, p = objects, prefixes
+      objects, prefixes = {}, {}
+      return fn(o, p)
+    end)
 end
 
 function Client:list(url, opts)

@@ -299,30 +299,28 @@ function M.download_prefix(c, url, dir, opts)
     end)
   end
   local made, fatal = {}, nil
-  local ok, msg, code = c:list_pages("s3://" .. bucket .. "/" .. prefix,
+  -- Objects go to the channel as the page is read: no page of object tables is kept.
+  local ok, msg, code = c:_walk("s3://" .. bucket .. "/" .. prefix,
     { match = opts.match, cross_slash = opts.cross_slash, delimiter = opts.delimiter },
-    function(objects)
-      for _, o in ipairs(objects) do
-        local rel = o.key:sub(#prefix + 1)
-        if rel ~= "" and rel:sub(-1) ~= "/" then
-          if safe_rel(rel) then
-            local d = (root .. "/" .. rel):match("^(.*)/[^/]*$")
-            if d and not made[d] then
-              made[d] = true
-              local mk, m, cd = mkdir_p(d)
-              if not mk then
-                fatal = { m, cd }
-                return false
-              end
-            end
-            ch:send(o)
-          else
-            out.failed[#out.failed + 1] = { key = o.key, code = "invalid_input",
-              message = ("s3.download_prefix %s: unsafe local path"):format(o.url) }
-          end
+    function(o)
+      local rel = o.key:sub(#prefix + 1)
+      if rel == "" or rel:sub(-1) == "/" then return end
+      if not safe_rel(rel) then
+        out.failed[#out.failed + 1] = { key = o.key, code = "invalid_input",
+          message = ("s3.download_prefix %s: unsafe local path"):format(o.url) }
+        return
+      end
+      local d = (root .. "/" .. rel):match("^(.*)/[^/]*$")
+      if d and not made[d] then
+        made[d] = true
+        local mk, m, cd = mkdir_p(d)
+        if not mk then
+          fatal = { m, cd }
+          return false
         end
       end
-    end)
+      ch:send(o)
+    end, function() end)
   ch:close()
   for _, w in ipairs(workers) do
     local wok, err = task.wait(w)

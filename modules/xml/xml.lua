@@ -16,6 +16,9 @@
 --     table name -> value, where a name seen more than once becomes a list, and children named
 --     "member" become a list (the query-protocol list shape).
 -- escape(s) -> s with & < > " ' written as entities (for element text and attribute values)
+-- unescape(s) -> s with the five named entities and character references decoded, or nil,
+--     message, "parse" (an unknown entity or a bare '&'); for readers that take text out of a
+--     document without building elements (gf.s3's listing pages)
 local M = {}
 
 local find, sub, byte, gsub, concat = string.find, string.sub, string.byte, string.gsub,
@@ -254,6 +257,15 @@ function M.escape(s)
     error(("bad argument #1 to 'escape' (string expected, got %s)"):format(type(s)), 2)
   end
   return (gsub(s, "[&<>\"']", ESC))
+end
+
+function M.unescape(s)
+  if type(s) ~= "string" then
+    error(("bad argument #1 to 'unescape' (string expected, got %s)"):format(type(s)), 2)
+  end
+  local out, bad = decode_entities(s)
+  if not out then return nil, "xml.unescape: " .. bad, "parse" end
+  return out
 end
 
 return M

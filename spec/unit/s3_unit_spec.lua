@@ -220,8 +220,51 @@ describe("AWS service clients #unit", function()
       assert.equal(2, #objs)
       assert.equal(1, #requests)
       script({ { 200, "<ListBucketResult>" } })
-      assert.same({ nil, "s3.list s3://bkt/: xml.parse: unclosed element <ListBucketResult> at byte 19",
-        "parse" }, { client():list("s3://bkt") })
+      assert.same({ nil, "s3.list s3://bkt/: not a complete ListBucketResult document", "parse" },
+        { client():list("s3://bkt") })
+      script({ { 200, "<Error><Code>InternalError</Code></Error>" } })
+      assert.same({ nil, "s3.list s3://bkt/: not a complete ListBucketResult document", "parse" },
+        { client():list("s3://bkt") })
+      script({ { 200, "<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>" } })
+      assert.same({ nil, "s3.list s3://bkt/: Contents without a Key", "parse" },
+        { client():list("s3://bkt") })
+      script({ { 200, page({ "a &bogus; b" }) } })
+      assert.same({ nil, "s3.list s3://bkt/: xml.unescape: unknown entity &bogus;", "parse" },
+        { client():list("s3://bkt") })
+    end)
+
+    it("decodes escaped keys, including ones that spell markup", function()
+      script({ { 200, page({ "a &amp; b", "x&lt;/Contents&gt;y", "&#x263A;" }, "t&amp;u",
+        { "p&amp;q/" }) }, { 200, page({ "z" }) } })
+      local objs, prefixes = client():list("s3://bkt")
+      assert.same({ "a & b", "x</Contents>y", "\u{263A}", "z" },
+        { objs[1].key, objs[2].key, objs[3].key, objs[4].key })
+      assert.equal(4, #objs)
+      assert.same({ key = "x</Contents>y", url = "s3://bkt/x</Contents>y", size = 19, etag = "e" },
+        objs[2])
+      assert.same({ "p&q/" }, prefixes)
+      assert.equal(EP .. "/bkt?continuation-token=t%26u&list-type=2", requests[2].url)
+    end)
+
+    it("hands list_pages one page at a time, the last page of a limit included", function()
+      script({ { 200, page({ "a", "b" }, "t") }, { 200, page({ "c", "d" }, "u") },
+        { 200, page({ "e" }) } })
+      local pages = {}
+      assert.same({ true }, { client():list_pages("s3://bkt", { limit = 3 }, function(objs)
+        local keys = {}
+        for i, o in ipairs(objs) do keys[i] = o.key end
+        pages[#pages + 1] = keys
+      end) })
+      assert.same({ { "a", "b" }, { "c" } }, pages)
+      assert.equal(2, #requests)
+      script({ { 200, page({ "a" }, "t") }, { 200, page({ "b" }) } })
+      pages = {}
+      assert.same({ true }, { client():list_pages("s3://bkt", nil, function(objs)
+        pages[#pages + 1] = objs[1].key
+        return false
+      end) })
+      assert.same({ "a" }, pages)
+      assert.equal(3, #requests) -- 2 for the limited listing, 1 for this one
     end)
 
     it("deletes many keys 1000 per call and reports per-key errors", function()

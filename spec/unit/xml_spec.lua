@@ -110,4 +110,13 @@ describe("gf.xml #unit", function()
     assert.has_error(function() xml.escape(1) end,
       "bad argument #1 to 'escape' (string expected, got number)")
   end)
+
+  it("unescapes entities and character references, and names a bad one", function()
+    assert.equal("a&b<c>d\"e'f \u{263A}\u{263A}", xml.unescape("a&amp;b&lt;c&gt;d&quot;e&apos;f &#x263A;&#9786;"))
+    assert.equal("plain", xml.unescape("plain"))
+    assert.same({ nil, "xml.unescape: unknown entity &nbsp;", "parse" }, { xml.unescape("a&nbsp;b") })
+    assert.same({ nil, "xml.unescape: unescaped '&'", "parse" }, { xml.unescape("a & b") })
+    assert.has_error(function() xml.unescape(nil) end,
+      "bad argument #1 to 'unescape' (string expected, got nil)")
+  end)
 end)
