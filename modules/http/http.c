@@ -313,6 +313,9 @@ static int set_method_and_body(gf_http_xfer *x, const gf_http_opts *o, const cha
     curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
     curl_easy_setopt(e, CURLOPT_SEEKDATA, x);
     curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
+    /* libcurl's smallest upload buffer: 16 KiB writes keep the socket as busy as 64 KiB ones,
+       and 64 concurrent uploads then hold 1 MiB of buffers, not 4. */
+    curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
     if (strcmp(m, "PUT") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
     return 0;
   }
