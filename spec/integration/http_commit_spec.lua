@@ -80,6 +80,30 @@ describe("gf.http download commits #integration", function()
     end
   end)
 
+  it("commits one batch spread over two file systems, a failing file named alone", function()
+    -- several files on one file system share a syncfs; a file alone gets an fdatasync
+    local shm = io.open("/dev/shm/.gf-probe", "w")
+    local other = shm and ("/dev/shm/gf-commit-%d"):format(math.random(1 << 30)) or tmp .. "/o"
+    if shm then shm:close() os.remove("/dev/shm/.gf-probe") end
+    os.execute(("mkdir -p '%s/batch/dir.bin' '%s'"):format(tmp, other))
+    local outs = { tmp .. "/batch/a.bin", tmp .. "/batch/b.bin", tmp .. "/batch/dir.bin",
+      other .. "/c.bin" }
+    local files = {}
+    for i, out in ipairs(outs) do
+      local res = assert(http.core.request({ url = srv.url .. "/bytes?n=" .. (100 * i),
+        output_file = out }))
+      files[i] = res.file
+    end
+    local got = http.core.commit(files)
+    assert.same({ true, true, { ("rename %s.part: Is a directory"):format(outs[3]), "io" }, true },
+      got)
+    same(pattern(0, 100), read(outs[1]), outs[1])
+    same(pattern(0, 200), read(outs[2]), outs[2])
+    same(pattern(0, 300), read(outs[3] .. ".part"), outs[3])
+    same(pattern(0, 400), read(outs[4]), outs[4])
+    os.execute(("rm -rf '%s'"):format(other))
+  end)
+
   it("streams a body above the memory spool to the .part and commits it", function()
     local out = tmp .. "/large.bin"
     local n = 1024 * 1024 + 300000
