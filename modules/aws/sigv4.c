@@ -65,8 +65,10 @@ typedef struct {
   SHA256_CTX sts_inner; /* key.inner after the first 64 bytes of the string to sign */
 } key_slot;
 
+/* A header to sign: the lower-case name and the value point into hdata or at the caller's bytes. */
 typedef struct {
-  size_t name, name_len, value, value_len, order;
+  const char *name, *value;
+  size_t name_len, value_len, order;
 } hdr_ent;
 
 typedef struct {
@@ -79,9 +81,7 @@ enum {
   C_SLASH = 2,      /* / */
   C_SPACE = 4,      /* the whitespace folded in header values */
   C_AUTH_END = 8,   /* / ? # end the authority */
-  C_PATH_END = 16,  /* ? # end the path */
-  C_AUTH_MARK = 32, /* @ : ] inside the authority */
-  C_SCHEME_END = 64 /* : / ? # */
+  C_SCHEME_END = 16 /* : / ? # */
 };
 
 struct gf_sigv4_ctx {
@@ -96,11 +96,13 @@ struct gf_sigv4_ctx {
   gf_sigv4_header *slots;
   size_t nslots;
   hdr_ent *hents;
-  size_t hcap;
+  size_t hcap, nhents;
   qry_ent *qents;
   size_t qcap;
-  buf scratch; /* header names and values, query keys and values */
-  buf path, query, chead, shead, cr, sts, auth, url, tmp, scope;
+  size_t hlen; /* room the canonical headers take (sum of name, value, ':' and '\n') */
+  buf scratch; /* query keys and values */
+  buf hdata;   /* header names (lower case) and the values that had to be trimmed */
+  buf query, shead, cr, sts, auth, url, tmp, scope;
   unsigned char cls[256];
   signed char hexv[256]; /* value of a hex digit, else -1 */
 };
@@ -148,10 +150,29 @@ static inline void buf_addc(gf_sigv4_ctx *c, buf *b, char ch)
   b->p[b->len] = '\0';
 }
 
-/* Unchecked append for builders that reserved the room first; returns the new end. */
+/*
+** Unchecked append for builders that reserved the room first; returns the new end. Most spans
+** are header names, values and dates of up to 32 bytes: they are copied with two fixed-size
+** moves that overlap as needed, instead of a libc call each.
+*/
 static inline char *put(char *o, const char *s, size_t n)
 {
-  memcpy(o, s, n);
+  if (n > 32) {
+    memcpy(o, s, n);
+  } else if (n >= 16) {
+    memcpy(o, s, 16);
+    memcpy(o + n - 16, s + n - 16, 16);
+  } else if (n >= 8) {
+    memcpy(o, s, 8);
+    memcpy(o + n - 8, s + n - 8, 8);
+  } else if (n >= 4) {
+    memcpy(o, s, 4);
+    memcpy(o + n - 4, s + n - 4, 4);
+  } else if (n) { /* 1 to 3 bytes: the first, the middle and the last */
+    o[0] = s[0];
+    o[n / 2] = s[n / 2];
+    o[n - 1] = s[n - 1];
+  }
   return o + n;
 }
 
@@ -211,6 +232,64 @@ static inline char lower(char ch)
   return (unsigned char)(ch - 'A') < 26 ? (char)(ch + 32) : ch;
 }
 
+/* {====== eight bytes at a time ======} */
+
+#define ONES 0x0101010101010101u
+#define HIGHS 0x8080808080808080u
+
+static inline uint64_t load8(const char *s)
+{
+  uint64_t x;
+  memcpy(&x, s, 8);
+  return x;
+}
+
+/* The eight bytes of x with A-Z made lower case (bytes over 0x7f untouched). */
+static inline uint64_t lower8(uint64_t x)
+{
+  uint64_t low7 = x & ~HIGHS;
+  uint64_t from_a = low7 + ONES * (0x80 - 'A'); /* high bit: byte >= 'A' */
+  uint64_t past_z = low7 + ONES * (0x7f - 'Z'); /* high bit: byte > 'Z' */
+  return x | ((from_a & ~past_z & ~x & HIGHS) >> 2);
+}
+
+/* Lower-case copy of n bytes (out may not overlap s). */
+static void lower_copy(char *out, const char *s, size_t n)
+{
+  if (n < 8) {
+    for (size_t i = 0; i < n; i++) out[i] = lower(s[i]);
+    return;
+  }
+  uint64_t x;
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    x = lower8(load8(s + i));
+    memcpy(out + i, &x, 8);
+  }
+  x = lower8(load8(s + n - 8)); /* the last (overlapping) eight */
+  memcpy(out + n - 8, &x, 8);
+}
+
+/*
+** Whether any of the n bytes is a space or a control character (<= 0x20): a superset of the
+** whitespace header values are trimmed of. The word test is exact as a yes/no answer.
+*/
+static int any_space(const char *s, size_t n)
+{
+  if (n < 8) {
+    for (size_t i = 0; i < n; i++)
+      if ((unsigned char)s[i] <= 0x20) return 1;
+    return 0;
+  }
+  uint64_t hit = 0, x;
+  for (size_t i = 0; i + 8 <= n; i += 8) {
+    x = load8(s + i);
+    hit |= (x - ONES * 0x21) & ~x & HIGHS;
+  }
+  x = load8(s + n - 8);
+  hit |= (x - ONES * 0x21) & ~x & HIGHS;
+  return hit != 0;
+}
+
 static void init_tables(gf_sigv4_ctx *c)
 {
   for (int ch = 0; ch < 256; ch++) {
@@ -221,9 +300,8 @@ static void init_tables(gf_sigv4_ctx *c)
     if (ch == '/') k |= C_SLASH | C_AUTH_END | C_SCHEME_END;
     if (ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n' || ch == '\v' || ch == '\f')
       k |= C_SPACE;
-    if (ch == '?' || ch == '#') k |= C_AUTH_END | C_PATH_END | C_SCHEME_END;
-    if (ch == ':') k |= C_SCHEME_END | C_AUTH_MARK;
-    if (ch == '@' || ch == ']') k |= C_AUTH_MARK;
+    if (ch == '?' || ch == '#') k |= C_AUTH_END | C_SCHEME_END;
+    if (ch == ':') k |= C_SCHEME_END;
     c->cls[ch] = k;
     c->hexv[ch] = (signed char)(ch >= '0' && ch <= '9'   ? ch - '0'
                                 : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
@@ -379,8 +457,8 @@ void gf_sigv4_ctx_free(gf_sigv4_ctx *c)
   free(c->slots);
   free(c->hents);
   free(c->qents);
-  buf *bufs[] = {&c->scratch, &c->path, &c->query, &c->chead, &c->shead, &c->cr,
-                 &c->sts,     &c->auth, &c->url,   &c->tmp,   &c->scope};
+  buf *bufs[] = {&c->scratch, &c->hdata, &c->query, &c->shead, &c->cr,
+                 &c->sts,     &c->auth,  &c->url,   &c->tmp,   &c->scope};
   for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) buf_free(bufs[i]);
   free(c);
 }
@@ -565,6 +643,32 @@ typedef struct {
   const char *colon; /* the port separator: the host's last ':' after any ']', or NULL */
 } url_parts;
 
+/*
+** The first byte of [p, end) that is one of the n bytes of set, or end. With SSE2, 16 bytes
+** are tested at a time; a tail shorter than 16 is read as the last 16 bytes of [start, end)
+** with the bytes before p masked off, so nothing outside the string is read.
+*/
+static inline const char *find_any(const char *start, const char *p, const char *end,
+                                   const char *set, int n)
+{
+#if defined(__SSE2__)
+  while (p < end) {
+    const char *q = end - p >= 16 ? p : end - 16;
+    if (q < start) break; /* a string under 16 bytes: the loop below */
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)q), hit = _mm_setzero_si128();
+    for (int i = 0; i < n; i++) hit = _mm_or_si128(hit, _mm_cmpeq_epi8(x, _mm_set1_epi8(set[i])));
+    unsigned m = (unsigned)_mm_movemask_epi8(hit) & (0xffffu << (p - q));
+    if (m) return q + __builtin_ctz(m);
+    p = q + 16;
+  }
+#else
+  (void)start;
+#endif
+  for (; p < end; p++)
+    if (memchr(set, *p, (size_t)n)) return p;
+  return end;
+}
+
 static int parse_url(const gf_sigv4_ctx *c, const char *s, size_t n, url_parts *u)
 {
   const unsigned char *cls = c->cls;
@@ -576,10 +680,9 @@ static int parse_url(const gf_sigv4_ctx *c, const char *s, size_t n, url_parts *
   u->authority = p + 3;
   u->host = u->authority;
   u->colon = NULL;
-  for (p = u->authority; p < end; p++) {
-    unsigned char k = cls[(unsigned char)*p];
-    if (!(k & (C_AUTH_END | C_AUTH_MARK))) continue;
-    if (k & C_AUTH_END) break;
+  for (p = u->authority;; p++) {
+    p = find_any(s, p, end, "/?#@:]", 6);
+    if (p == end || (cls[(unsigned char)*p] & C_AUTH_END)) break;
     if (*p == '@') {
       u->host = p + 1;
       u->colon = NULL;
@@ -591,7 +694,7 @@ static int parse_url(const gf_sigv4_ctx *c, const char *s, size_t n, url_parts *
   u->host_len = (size_t)(p - u->host);
   if (u->host_len == 0) return 0;
   u->path = p;
-  while (p < end && !(cls[(unsigned char)*p] & C_PATH_END)) p++;
+  p = find_any(s, p, end, "?#", 2);
   u->path_len = (size_t)(p - u->path);
   u->query = NULL;
   u->query_len = 0;
@@ -603,8 +706,8 @@ static int parse_url(const gf_sigv4_ctx *c, const char *s, size_t n, url_parts *
   return 1;
 }
 
-/* The Host header a client sends for this URL: lower case, default port dropped. */
-static void host_value(gf_sigv4_ctx *c, buf *b, const url_parts *u)
+/* The length of the Host header a client sends for this URL (default port dropped). */
+static size_t host_len(const url_parts *u)
 {
   size_t n = u->host_len;
   const char *h = u->host;
@@ -617,10 +720,7 @@ static void host_value(gf_sigv4_ctx *c, buf *b, const url_parts *u)
         (https && plen == 3 && memcmp(colon + 1, "443", 3) == 0))
       n = (size_t)(colon - h);
   }
-  if (!buf_reserve(c, b, n)) return;
-  char *o = b->p + b->len;
-  for (size_t i = 0; i < n; i++) o[i] = lower(h[i]);
-  buf_end(b, o + n);
+  return n;
 }
 
 /* Remove dot segments and empty segments, keeping a trailing slash (botocore's rules). */
@@ -647,18 +747,19 @@ static void normalize_path(gf_sigv4_ctx *c, buf *b, const char *p, size_t n)
   }
 }
 
-static void canonical_path(gf_sigv4_ctx *c, const url_parts *u, const gf_sigv4_options *o)
+/* The canonical URI, appended to b. */
+static void canonical_path(gf_sigv4_ctx *c, buf *b, const url_parts *u, const gf_sigv4_options *o)
 {
   if (u->path_len == 0) {
-    buf_addc(c, &c->path, '/');
+    buf_addc(c, b, '/');
   } else if (o->s3) {
-    uri_encode(c, &c->path, u->path, u->path_len, 1, 1);
+    uri_encode(c, b, u->path, u->path_len, 1, 1);
   } else if (!o->normalize) {
-    uri_encode(c, &c->path, u->path, u->path_len, 1, 0);
+    uri_encode(c, b, u->path, u->path_len, 1, 0);
   } else {
     c->tmp.len = 0;
     normalize_path(c, &c->tmp, u->path, u->path_len);
-    if (!c->oom) uri_encode(c, &c->path, c->tmp.p, c->tmp.len, 1, 0);
+    if (!c->oom) uri_encode(c, b, c->tmp.p, c->tmp.len, 1, 0);
   }
 }
 
@@ -764,43 +865,26 @@ static void query_sort_emit(gf_sigv4_ctx *c, size_t nq)
 
 /* {====== headers ======} */
 
-static hdr_ent *header_slot(gf_sigv4_ctx *c, size_t i)
-{
-  hdr_ent *h = grow(c->hents, &c->hcap, i + 1, sizeof *h);
-  if (!h) {
-    c->oom = 1;
-    return NULL;
-  }
-  c->hents = h;
-  return &h[i];
-}
-
-/* Append the lower-case name to the scratch; returns its offset (the entry is not added yet). */
-static size_t header_name(gf_sigv4_ctx *c, const char *name, size_t nn)
-{
-  size_t at = c->scratch.len;
-  if (!buf_reserve(c, &c->scratch, nn)) return at;
-  char *o = c->scratch.p + at;
-  for (size_t i = 0; i < nn; i++) o[i] = lower(name[i]);
-  c->scratch.len += nn;
-  return at;
-}
-
-/* Add the entry for the name at `at`: value trimmed, inner whitespace runs made one space. */
-static void header_value(gf_sigv4_ctx *c, size_t *nh, size_t at, size_t nn, const char *v,
+/*
+** A header entry for a lower-case name: the value trimmed and its inner whitespace runs made
+** one space. A value without any whitespace (the usual case) is the caller's bytes as they
+** are; the others are rewritten into hdata, whose room the caller reserved.
+*/
+static void header_entry(gf_sigv4_ctx *c, size_t *nh, const char *name, size_t nn, const char *v,
                          size_t vn)
 {
-  hdr_ent *h = header_slot(c, *nh);
-  if (!h || !buf_reserve(c, &c->scratch, vn)) return;
-  char *start = c->scratch.p + c->scratch.len, *o = start;
-  unsigned char any = 0;
-  for (size_t i = 0; i < vn; i++) any |= c->cls[(unsigned char)v[i]];
-  int pending = 0;
-  if (vn && !(any & C_SPACE)) { /* the usual value: no whitespace at all, copied as it is */
-    memcpy(o, v, vn);
-    o += vn;
-    vn = 0;
+  hdr_ent *h = &c->hents[*nh];
+  h->name = name;
+  h->name_len = nn;
+  h->order = *nh;
+  (*nh)++;
+  if (!any_space(v, vn)) {
+    h->value = v;
+    h->value_len = vn;
+    return;
   }
+  char *start = c->hdata.p + c->hdata.len, *o = start;
+  int pending = 0;
   for (size_t i = 0; i < vn; i++) {
     unsigned char ch = (unsigned char)v[i];
     if (c->cls[ch] & C_SPACE) {
@@ -811,30 +895,9 @@ static void header_value(gf_sigv4_ctx *c, size_t *nh, size_t at, size_t nn, cons
     pending = 0;
     *o++ = (char)ch;
   }
-  h->name = at;
-  h->name_len = nn;
-  h->value = c->scratch.len;
+  h->value = start;
   h->value_len = (size_t)(o - start);
-  h->order = *nh;
-  c->scratch.len += h->value_len;
-  c->scratch.p[c->scratch.len] = '\0';
-  (*nh)++;
-}
-
-/* Add one of our own headers: the name is lower case and the value needs no trimming. */
-static void header_add(gf_sigv4_ctx *c, size_t *nh, const char *name, size_t nn, const char *v,
-                       size_t vn)
-{
-  hdr_ent *h = header_slot(c, *nh);
-  if (!h || !buf_reserve(c, &c->scratch, nn + vn)) return;
-  h->name = c->scratch.len;
-  h->name_len = nn;
-  h->value = c->scratch.len + nn;
-  h->value_len = vn;
-  h->order = *nh;
-  char *o = put(c->scratch.p + c->scratch.len, name, nn);
-  buf_end(&c->scratch, put(o, v, vn));
-  (*nh)++;
+  c->hdata.len += h->value_len;
 }
 
 enum { H_SIGN, H_SKIP, H_HOST, H_TOKEN, H_CONTENT };
@@ -870,16 +933,36 @@ static int name_is(const char *n, size_t len, const char *lit, size_t l)
   return 1;
 }
 
-static void headers_sort_emit(gf_sigv4_ctx *c, size_t nh)
+/* memcmp order of two header names, the shorter first on a tie (eight bytes at a time). */
+static inline int name_cmp(const hdr_ent *a, const hdr_ent *b)
+{
+  size_t n = a->name_len < b->name_len ? a->name_len : b->name_len, i = 0;
+  for (; i + 8 <= n; i += 8)
+    if (load8(a->name + i) != load8(b->name + i)) break;
+  for (; i < n; i++)
+    if (a->name[i] != b->name[i])
+      return (unsigned char)a->name[i] < (unsigned char)b->name[i] ? -1 : 1;
+  return a->name_len < b->name_len ? -1 : a->name_len > b->name_len;
+}
+
+static inline int same_name(const hdr_ent *a, const hdr_ent *b)
+{
+  return a->name_len == b->name_len && memcmp(a->name, b->name, a->name_len) == 0;
+}
+
+/*
+** Sort the entries by name (a repeated name keeps its values in order), write the signed
+** headers list into shead and note the room the canonical headers need (hlen).
+*/
+static void headers_sort(gf_sigv4_ctx *c, size_t nh)
 {
   hdr_ent *h = c->hents;
-  const char *s = c->scratch.p;
   size_t total = 0, stotal = 0;
   for (size_t i = 1; i < nh; i++) {
     hdr_ent x = h[i];
     size_t j = i;
     while (j > 0) {
-      int r = span_cmp(s, h[j - 1].name, h[j - 1].name_len, x.name, x.name_len);
+      int r = name_cmp(&h[j - 1], &x);
       if (r < 0 || (r == 0 && h[j - 1].order < x.order)) break;
       h[j] = h[j - 1];
       j--;
@@ -890,27 +973,32 @@ static void headers_sort_emit(gf_sigv4_ctx *c, size_t nh)
     total += h[i].name_len + h[i].value_len + 2;
     stotal += h[i].name_len + 1;
   }
-  if (!buf_reserve(c, &c->chead, total) || !buf_reserve(c, &c->shead, stotal)) return;
-  char *o = c->chead.p + c->chead.len, *so = c->shead.p + c->shead.len;
+  c->hlen = total;
+  if (!buf_reserve(c, &c->shead, stotal)) return;
+  char *so = c->shead.p + c->shead.len;
   for (size_t i = 0; i < nh; i++) {
-    int same = i > 0 && h[i - 1].name_len == h[i].name_len &&
-               memcmp(s + h[i - 1].name, s + h[i].name, h[i].name_len) == 0;
-    if (same) {
-      *o++ = ',';
-    } else {
-      if (i) {
-        *o++ = '\n';
-        *so++ = ';';
-      }
-      o = put(o, s + h[i].name, h[i].name_len);
-      *o++ = ':';
-      so = put(so, s + h[i].name, h[i].name_len);
-    }
-    o = put(o, s + h[i].value, h[i].value_len);
+    if (i > 0 && same_name(&h[i - 1], &h[i])) continue;
+    if (i) *so++ = ';';
+    so = put(so, h[i].name, h[i].name_len);
   }
-  if (nh) *o++ = '\n';
-  buf_end(&c->chead, o);
   buf_end(&c->shead, so);
+}
+
+/* The canonical headers ("name:value\n", a repeated name's values joined by ',') at o. */
+static char *headers_emit(const gf_sigv4_ctx *c, size_t nh, char *o)
+{
+  const hdr_ent *h = c->hents;
+  for (size_t i = 0; i < nh; i++) {
+    if (i > 0 && same_name(&h[i - 1], &h[i])) {
+      o[-1] = ','; /* over the previous value's '\n' */
+    } else {
+      o = put(o, h[i].name, h[i].name_len);
+      *o++ = ':';
+    }
+    o = put(o, h[i].value, h[i].value_len);
+    *o++ = '\n';
+  }
+  return o;
 }
 
 /* {====== signing ======} */
@@ -922,8 +1010,9 @@ static void reset(gf_sigv4_ctx *c)
 {
   c->oom = 0;
   c->err = NULL;
-  c->scratch.len = c->path.len = c->query.len = c->chead.len = c->shead.len = c->cr.len = 0;
+  c->scratch.len = c->hdata.len = c->query.len = c->shead.len = c->cr.len = 0;
   c->sts.len = c->auth.len = c->url.len = c->tmp.len = c->scope.len = 0;
+  c->nhents = c->hlen = 0;
 }
 
 static int fail(gf_sigv4_ctx *c, const char *why)
@@ -965,39 +1054,48 @@ static int payload_hash(gf_sigv4_ctx *c, const gf_sigv4_request *r, const gf_sig
   return gf_sigv4_sha256_hex(c, r->body, r->body_len, out) == 0 ? 0 : -2;
 }
 
+/*
+** The headers to sign, sorted, with the signed headers list (shead). Names are lower-cased
+** into hdata, reserved once for every name, value and the Host so that entries can point
+** into it.
+*/
 static void collect_headers(gf_sigv4_ctx *c, const gf_sigv4_request *r, const url_parts *u,
                             const gf_sigv4_credentials *cr, const gf_sigv4_options *o,
                             const char *date, size_t ph_len, int content_header)
 {
-  size_t nh = 0;
+  size_t nh = 0, room = u->host_len + cr->session_token_len;
   int has_host = 0, token = cr->session_token && !o->omit_session_token;
-  for (size_t i = 0; i < r->nheaders && !c->oom; i++) {
-    const gf_sigv4_header *h = &r->headers[i];
-    size_t at = header_name(c, h->name, h->name_len);
-    if (c->oom) break;
-    int k = header_class(c->scratch.p + at, h->name_len);
-    if (k == H_SKIP || (k == H_TOKEN && token && !o->presign) ||
-        (k == H_CONTENT && content_header)) {
-      c->scratch.len = at;
+  for (size_t i = 0; i < r->nheaders; i++) room += r->headers[i].name_len + r->headers[i].value_len;
+  hdr_ent *h = grow(c->hents, &c->hcap, r->nheaders + 4, sizeof *h);
+  if (!h) c->oom = 1;
+  if (!h || !buf_reserve(c, &c->hdata, room)) return;
+  c->hents = h;
+  for (size_t i = 0; i < r->nheaders; i++) {
+    const gf_sigv4_header *rh = &r->headers[i];
+    char *name = c->hdata.p + c->hdata.len;
+    lower_copy(name, rh->name, rh->name_len);
+    int k = header_class(name, rh->name_len);
+    if (k == H_SKIP || (k == H_TOKEN && token && !o->presign) || (k == H_CONTENT && content_header))
       continue;
-    }
     if (k == H_HOST) has_host = 1;
-    header_value(c, &nh, at, h->name_len, h->value, h->value_len);
+    c->hdata.len += rh->name_len;
+    header_entry(c, &nh, name, rh->name_len, rh->value, rh->value_len);
   }
   if (!has_host) {
-    c->tmp.len = 0;
-    host_value(c, &c->tmp, u);
-    if (!c->oom) header_add(c, &nh, "host", 4, c->tmp.p, c->tmp.len);
+    char *host = c->hdata.p + c->hdata.len;
+    size_t n = host_len(u);
+    lower_copy(host, u->host, n);
+    c->hdata.len += n;
+    header_entry(c, &nh, "host", 4, host, n);
   }
   if (!o->presign) {
-    header_add(c, &nh, "x-amz-date", 10, date, 16);
-    if (token) {
-      size_t at = header_name(c, "x-amz-security-token", 20);
-      header_value(c, &nh, at, 20, cr->session_token, cr->session_token_len);
-    }
-    if (content_header) header_add(c, &nh, "x-amz-content-sha256", 20, c->ph, ph_len);
+    header_entry(c, &nh, "x-amz-date", 10, date, 16);
+    if (token)
+      header_entry(c, &nh, "x-amz-security-token", 20, cr->session_token, cr->session_token_len);
+    if (content_header) header_entry(c, &nh, "x-amz-content-sha256", 20, c->ph, ph_len);
   }
-  if (!c->oom) headers_sort_emit(c, nh);
+  c->nhents = nh;
+  headers_sort(c, nh);
 }
 
 static void presign_params(gf_sigv4_ctx *c, size_t *nq, const gf_sigv4_credentials *cr,
@@ -1036,26 +1134,30 @@ static void build_scope(gf_sigv4_ctx *c, const gf_sigv4_options *o, const char *
   buf_end(b, put(p, "/aws4_request", 13));
 }
 
-static void build_canonical(gf_sigv4_ctx *c, const gf_sigv4_request *r, size_t ph_len)
+/* The canonical request, in one pass into cr. */
+static void build_canonical(gf_sigv4_ctx *c, const gf_sigv4_request *r, const url_parts *u,
+                            const gf_sigv4_options *o, size_t ph_len)
 {
   buf *b = &c->cr;
-  size_t n = r->method_len + c->path.len + c->query.len + c->chead.len + c->shead.len + ph_len + 5;
-  if (!buf_reserve(c, b, n)) return;
-  char *o = b->p + b->len;
+  if (!buf_reserve(c, b, r->method_len + 1)) return;
+  char *p = b->p + b->len;
   for (size_t i = 0; i < r->method_len; i++) {
     char ch = r->method[i];
-    *o++ = (unsigned char)(ch - 'a') < 26 ? (char)(ch - 32) : ch;
+    *p++ = (unsigned char)(ch - 'a') < 26 ? (char)(ch - 32) : ch;
   }
-  *o++ = '\n';
-  o = put(o, c->path.p, c->path.len);
-  *o++ = '\n';
-  o = put(o, c->query.p, c->query.len);
-  *o++ = '\n';
-  o = put(o, c->chead.p, c->chead.len);
-  *o++ = '\n';
-  o = put(o, c->shead.p, c->shead.len);
-  *o++ = '\n';
-  buf_end(b, put(o, c->ph, ph_len));
+  *p++ = '\n';
+  buf_end(b, p);
+  canonical_path(c, b, u, o);
+  if (!buf_reserve(c, b, c->query.len + c->hlen + c->shead.len + ph_len + 4)) return;
+  p = b->p + b->len;
+  *p++ = '\n';
+  p = put(p, c->query.p, c->query.len);
+  *p++ = '\n';
+  p = headers_emit(c, c->nhents, p);
+  *p++ = '\n';
+  p = put(p, c->shead.p, c->shead.len);
+  *p++ = '\n';
+  buf_end(b, put(p, c->ph, ph_len));
 }
 
 /*
@@ -1163,11 +1265,10 @@ int gf_sigv4_sign(gf_sigv4_ctx *c, const gf_sigv4_request *r, const gf_sigv4_cre
   build_scope(c, o, date);
   int content_header = !o->presign && (o->s3 || o->sign_body || from_header);
   collect_headers(c, r, &u, cr, o, date, ph_len, content_header);
-  canonical_path(c, &u, o);
   if (u.query) query_from_url(c, &nq, &u, o->presign != 0);
   if (o->presign) presign_params(c, &nq, cr, o, date);
   if (!c->oom) query_sort_emit(c, nq);
-  build_canonical(c, r, ph_len);
+  build_canonical(c, r, &u, o, ph_len);
   if (c->oom) return GF_SIGV4_ENOMEM;
   if (build_signature(c, cr, o, date, out) != 0) return GF_SIGV4_ENOMEM;
   build_output(c, &u, cr, o, out);

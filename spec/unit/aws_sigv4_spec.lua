@@ -476,6 +476,91 @@ describe("gf.aws signer details #unit", function()
     assert.equal("[::1]", host_of("http://[::1]/"))
   end)
 
+  -- Plain-Lua reference for the canonical headers: names lower-cased, values trimmed with inner
+  -- whitespace runs made one space, sorted by bytes (a repeated name keeps its order).
+  local function reference_headers(list)
+    local rows = {}
+    for i, h in ipairs(list) do
+      rows[i] = { h[1]:lower(), (h[2]:gsub("^%s+", ""):gsub("%s+$", ""):gsub("%s+", " ")), i }
+    end
+    table.sort(rows, function(a, b)
+      if a[1] ~= b[1] then
+        local n = math.min(#a[1], #b[1])
+        for i = 1, n do
+          local x, y = a[1]:byte(i), b[1]:byte(i)
+          if x ~= y then return x < y end
+        end
+        return #a[1] < #b[1]
+      end
+      return a[3] < b[3]
+    end)
+    local out, last = {}, nil
+    for _, r in ipairs(rows) do
+      if r[1] == last then
+        out[#out] = out[#out] .. "," .. r[2]
+      else
+        out[#out + 1] = r[1] .. ":" .. r[2]
+      end
+      last = r[1]
+    end
+    return table.concat(out, "\n") .. "\n"
+  end
+
+  local function canonical_headers(cr) return cr:match("^[^\n]*\n[^\n]*\n[^\n]*\n(.-\n)\n") end
+
+  it("canonicalises headers of every length like a plain reference (case, whitespace, order)", function()
+    local url = "https://sqs.us-east-1.amazonaws.com/"
+    local date = os.date("!%Y%m%dT%H%M%SZ", T0)
+    local all = {}
+    for n = 0, 40 do
+      -- Upper case, whitespace and bytes above 0x7f at every offset of names and values.
+      local name = ("X-Amz-Meta-" .. string.rep("Ab", n)):sub(1, 11 + n)
+      local value = string.rep("v", n)
+      local variants = {
+        value,
+        " \t" .. value .. " \t ",
+        value:sub(1, n // 2) .. "  \t " .. value:sub(n // 2 + 1),
+        value:sub(1, n - 1) .. (n > 0 and " " or ""),
+        value:sub(1, n // 3) .. "\1\xc3\xa9" .. value:sub(n // 3 + 1),
+      }
+      for i, v in ipairs(variants) do
+        local list = { { name, v } }
+        local _, dbg = aws.sign({ method = "GET", url = url, headers = list }, creds, opts({ debug = true }))
+        list[#list + 1] = { "host", "sqs.us-east-1.amazonaws.com" }
+        list[#list + 1] = { "x-amz-date", date }
+        assert.equal(reference_headers(list), canonical_headers(dbg.canonical_request), n .. "/" .. i)
+        all[#all + 1] = { name .. (i % 2 == 0 and "" or "-X"), v }
+      end
+    end
+    -- Every header at once: names sharing 8, 16 or more bytes, names that prefix others, and
+    -- repeated names (the same name in another case).
+    all[#all + 1] = { "x-amz-meta-", "again" }
+    all[#all + 1] = { "X-AMZ-META-ABABABAB", "twice" }
+    local _, dbg = aws.sign({ method = "GET", url = url, headers = all }, creds, opts({ debug = true }))
+    all[#all + 1] = { "host", "sqs.us-east-1.amazonaws.com" }
+    all[#all + 1] = { "x-amz-date", date }
+    assert.equal(reference_headers(all), canonical_headers(dbg.canonical_request))
+  end)
+
+  it("splits URLs of every length into host, path and query", function()
+    for n = 0, 40 do
+      local host = ("Sub" .. string.rep("Ab.", n)):sub(1, n + 1)
+      local path = "/" .. string.rep("p", n)
+      for _, form in ipairs({
+        { "https://" .. host .. path, host:lower(), path, "" },
+        { "https://" .. host .. ":443" .. path .. "?a=" .. n .. "#f?g", host:lower(), path, "a=" .. n },
+        { "http://user:pw@" .. host .. ":8080" .. path .. "#x", host:lower() .. ":8080", path, "" },
+        { "http://" .. host .. "?q", host:lower(), "/", "q=" },
+      }) do
+        local _, dbg = aws.sign({ method = "GET", url = form[1] }, creds, opts({ debug = true }))
+        local got_path, got_query = dbg.canonical_request:match("^GET\n([^\n]*)\n([^\n]*)\n")
+        assert.equal(form[2], dbg.canonical_request:match("\nhost:([^\n]*)"), form[1])
+        assert.equal(form[3], got_path, form[1])
+        assert.equal(form[4], got_query, form[1])
+      end
+    end
+  end)
+
   it("signs an SQS JSON POST with sign_body and a session token", function()
     local body = '{"QueueUrl":"http://127.0.0.1:19001/000000000000/q","MessageBody":"hi"}'
     local h, dbg = aws.sign({ method = "POST", url = "http://127.0.0.1:19001/",
