@@ -30,6 +30,9 @@
 --     debug = true (or env GFHOST_HTTP_DEBUG=1): log request and response lines, with
 --       Authorization, cookies, X-Amz-Security-Token and signature query values masked.
 --     log = function(level, line): where log lines go (default gf.log, else stderr).
+--     slots = http.slots(n): at most n of the requests sharing it move bytes at once; a
+--       download's commit (write, fsync, rename) runs after its slot is freed, so with more
+--       tasks than slots the next transfer starts while the disk works.
 --   response: {status =, headers = {lower-case name = value; repeats joined by ", "},
 --              body = string, url = effective URL, bytes =, time = seconds, http_version =,
 --              attempts =, path = (output_file only)} — for EVERY HTTP status.
@@ -44,6 +47,7 @@
 -- query(t) -> "a=1&b=x%20y"   RFC 3986 encoding, sorted keys, array values repeat the key
 -- url_encode(s), url_decode(s [, form]) -> s | nil, msg, code, parse_url(url) -> table,
 -- redact_url(url) -> url with secrets masked
+-- slots(n) -> a transfer limit for the slots option; slots:in_flight() -> transfers holding one
 -- configure{max_connections =, max_host_connections =}: bound the shared keep-alive pool
 --   (libcurl's total / per-host connection limits); max_connections also caps the transfers in
 --   flight from this process: more requests wait in FIFO order, their tasks parked.
@@ -60,28 +64,41 @@ M.redact_url = M.core.redact_url
 -- In-flight bound set by configure{max_connections}: active transfers and parked tasks.
 local gate = { max = nil, active = 0, waiters = {} }
 
+local Slots = {}
+Slots.__index = Slots
+Slots.__name = "gf.http.slots"
+
+function M.slots(n)
+  if math.type(n) ~= "integer" or n < 1 then
+    error(("bad argument #1 to 'slots' (positive integer expected, got %s)"):format(tostring(n)), 2)
+  end
+  return setmetatable({ max = n, active = 0, waiters = {} }, Slots)
+end
+
+function Slots:in_flight() return self.active end
+
 function M.configure(opts)
   if type(opts) ~= "table" then error("bad argument #1 to 'configure' (table expected)", 2) end
   M.core.configure(opts)
   if opts.max_connections then gate.max = opts.max_connections end
 end
 
-local function gate_enter()
-  if not gate.max then return end
-  while gate.active >= gate.max do
+local function gate_enter(g)
+  if not g.max then return end
+  while g.active >= g.max do
     local me = tcore.current()
     if not me then break end -- not a task: cannot park, go ahead (libcurl still bounds)
-    gate.waiters[#gate.waiters + 1] = me
+    g.waiters[#g.waiters + 1] = me
     tcore.suspend()
   end
-  gate.active = gate.active + 1
+  g.active = g.active + 1
 end
 
-local function gate_leave()
-  if not gate.max and gate.active == 0 then return end
-  gate.active = math.max(0, gate.active - 1)
-  while #gate.waiters > 0 do
-    if tcore.wake(table.remove(gate.waiters, 1)) then break end
+local function gate_leave(g)
+  if not g.max and g.active == 0 then return end
+  g.active = math.max(0, g.active - 1)
+  while #g.waiters > 0 do
+    if tcore.wake(table.remove(g.waiters, 1)) then break end
   end
 end
 
@@ -136,10 +153,12 @@ end
 
 -- }======
 
-local function transfer(req)
-  gate_enter()
+local function transfer(req, slots)
+  if slots then gate_enter(slots) end
+  gate_enter(gate)
   local ok, res, err, code = pcall(M.core.request, req)
-  gate_leave()
+  gate_leave(gate)
+  if slots then gate_leave(slots) end -- the commit below runs outside the slot
   if not ok then error(res, 0) end
   if res and res.file then
     local file = res.file
@@ -329,7 +348,8 @@ end
 
 -- {====== request ======
 
-local FACADE_KEYS = { retry = true, until_exists = true, debug = true, log = true, query = true }
+local FACADE_KEYS = { retry = true, until_exists = true, debug = true, log = true, query = true,
+  slots = true }
 
 local function with_query(url, q)
   if q == nil then return url end
@@ -339,7 +359,7 @@ local function with_query(url, q)
   return url .. (url:find("?", 1, true) and "&" or "?") .. qs
 end
 
-local function attempts(req, p, log, dbg)
+local function attempts(req, p, log, dbg, slots)
   local started = p.now()
   local n = 0
   while true do
@@ -354,7 +374,7 @@ local function attempts(req, p, log, dbg)
       end
     end
     if dbg then debug_request(log, sub) end
-    local res, err, code = transfer(sub)
+    local res, err, code = transfer(sub, slots)
     if dbg then debug_response(log, sub, res, err, code) end
     if n >= p.attempts or not M.should_retry(p, req.method, res, err, code) then
       return res, err, code, n
@@ -376,6 +396,9 @@ function M.request(opts)
   if opts.log ~= nil and type(opts.log) ~= "function" then
     error("http.request: option 'log' must be a function", 2)
   end
+  if opts.slots ~= nil and getmetatable(opts.slots) ~= Slots then
+    error("http.request: option 'slots' must come from http.slots(n)", 2)
+  end
   local req = {}
   for k, v in pairs(opts) do
     if not FACADE_KEYS[k] then req[k] = v end
@@ -388,7 +411,7 @@ function M.request(opts)
   local dbg = opts.debug or os.getenv("GFHOST_HTTP_DEBUG") == "1"
   local started = p.now()
   while true do
-    local res, err, code, n = attempts(req, p, log, dbg)
+    local res, err, code, n = attempts(req, p, log, dbg, opts.slots)
     if not res then
       if n > 1 then err = ("%s (after %d attempts)"):format(err, n) end
       return nil, err, code

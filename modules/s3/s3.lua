@@ -24,9 +24,9 @@
 --   returning false stops the listing.
 -- client:head(url) -> {size =, etag =, content_type =, last_modified =, metadata = {}, headers =}
 -- client:get(url [, {range = "bytes=0-9" | {first, last}}]) -> body, info
--- client:get(url, {file = path [, range] [, sync = false]}) -> info (info.path = path; written
---   atomically from path.part and made durable with fsync; sync = false keeps the atomic rename
---   but skips the fsyncs, as curl and the AWS CLI do)
+-- client:get(url, {file = path [, range] [, sync = false] [, slots]}) -> info (info.path = path;
+--   written atomically from path.part and made durable with fsync; sync = false keeps the atomic
+--   rename but skips the fsyncs, as curl and the AWS CLI do; slots: gf.http's transfer limit)
 -- client:put(url, data [, opts]) -> {etag =}
 -- client:put(url, nil, {file = path, ...}) -> {etag =, parts =}   multipart above the threshold
 --   opts: content_type (default from the extension, else application/octet-stream), metadata =
@@ -231,7 +231,7 @@ function Client:get(url, opts)
   opts = opts or {}
   if type(opts) ~= "table" then error("bad argument #2 to 'get' (table expected)", 2) end
   for k in pairs(opts) do
-    if k ~= "file" and k ~= "range" and k ~= "sync" then
+    if k ~= "file" and k ~= "range" and k ~= "sync" and k ~= "slots" then
       error(("bad argument #2 to 'get' (unknown option '%s')"):format(tostring(k)), 2)
     end
   end
@@ -241,6 +241,7 @@ function Client:get(url, opts)
   local range = range_of(opts.range)
   local res, msg, code = self:send("s3.get", bucket, key, {
     method = "GET", url = self:object_url(bucket, key), output_file = opts.file, sync = opts.sync,
+    slots = opts.slots,
     headers = range and { range = range } or {},
   })
   if not res then return nil, msg, code end

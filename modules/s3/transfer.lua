@@ -4,6 +4,7 @@
 -- client:upload_dir, client:download_prefix (documented in gf.s3).
 local base = require("gf.awsjson.base")
 local aws = require("gf.aws")
+local http = require("gf.http")
 local task = require("gf.task")
 local xml = require("gf.xml")
 local s3 = require("gf.s3")
@@ -280,7 +281,7 @@ function M.download_prefix(c, url, dir, opts)
     local path = root .. "/" .. o.key:sub(#prefix + 1)
     -- gf.http writes the file on a worker thread and commits concurrent downloads together
     -- (one fsync round per batch), so the event loop keeps the transfers going.
-    local info, m, cd = c:get(o.url, { file = path, sync = opts.sync })
+    local info, m, cd = c:get(o.url, { file = path, sync = opts.sync, slots = slots })
     if info then
       out.count = out.count + 1
       out.bytes = out.bytes + (info.size or 0)
@@ -291,9 +292,12 @@ function M.download_prefix(c, url, dir, opts)
 
   -- Downloads start with the first listing page: workers take objects from a channel while
   -- the next page is listed.
+  -- conc transfers in flight, run by a quarter more tasks: a download waiting for its commit
+  -- (write, fsync, rename on the worker pool; a few ms) does not hold a transfer back.
+  local slots = http.slots(conc)
   local ch = task.channel(conc * 4)
   local workers = {}
-  for i = 1, conc do
+  for i = 1, conc + math.max(2, (conc + 3) // 4) do
     workers[i] = task.spawn(function()
       for o in function() return ch:recv() end do fetch(o) end
     end)

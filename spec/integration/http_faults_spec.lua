@@ -366,6 +366,43 @@ describe("gf.http fault injection #integration", function()
     end)
   end)
 
+  describe("transfer slots", function()
+    it("keeps at most n of the requests sharing http.slots(n) in flight", function()
+      local slots = http.slots(3)
+      local most, done = 0, false
+      local monitor = task.spawn(function()
+        while not done do
+          most = math.max(most, slots:in_flight())
+          task.sleep(0.01)
+        end
+      end)
+      local urls = {}
+      for i = 1, 8 do urls[i] = srv.url .. "/slow?secs=0.2&s=" .. i end
+      local results, failures = task.map(urls, function(u)
+        return assert(http.get(u, { slots = slots })).status
+      end, { concurrency = 8 })
+      done = true
+      task.wait(monitor)
+      assert.same({}, failures)
+      assert.equal(8, #results)
+      assert.same({ 3, 0 }, { most, slots:in_flight() })
+    end)
+
+    it("frees a download's slot before its commit and checks its arguments", function()
+      local slots = http.slots(1)
+      local out = tmp .. "/slotted.bin"
+      local res = assert(http.download(srv.url .. "/bytes?n=3000", out, { slots = slots }))
+      assert.same({ 200, out, 0 }, { res.status, res.path, slots:in_flight() })
+      assert.equal(3000, #read(out))
+      assert.has_error(function() http.get(srv.url .. "/", { slots = { max = 1 } }) end,
+        "http.request: option 'slots' must come from http.slots(n)")
+      assert.has_error(function() http.slots(0) end,
+        "bad argument #1 to 'slots' (positive integer expected, got 0)")
+      assert.has_error(function() http.slots(1.5) end,
+        "bad argument #1 to 'slots' (positive integer expected, got 1.5)")
+    end)
+  end)
+
   describe("in a gfhost subprocess", function()
     local function run_script(src, after)
       local script = tmp .. "/s" .. id() .. ".lua"
