@@ -81,9 +81,9 @@ static long long dirty_kib(void)
 }
 
 /* syncfs writes back everything dirty on the file system, other programs' data included: it
-   is used only while little else waits, so a batch never queues behind someone else's
-   gigabytes. */
-#define GROUP_DIRTY_KIB (64 * 1024)
+   is used only while at most 256 MiB wait (a second or two on a slow disk, paid once: later
+   batches find little dirty), so a batch never queues behind someone else's gigabytes. */
+#define GROUP_DIRTY_KIB (256 * 1024)
 
 /* Phase 3: the data of every file that asks for it on the disk. */
 static void sync_data(gf_http_file **files, size_t n)
