@@ -15,11 +15,14 @@
 ** key and second).
 */
 /*
-** SHA-256 comes from libcrypto's low-level SHA256_* functions, deprecated (not removed) in
-** OpenSSL 3. They are used on purpose: the EVP layer costs ~100 ns of provider dispatch per
-** digest (a signature needs three) and cannot snapshot a hash state, while a SHA256_CTX is a
-** plain struct, so the HMAC inner/outer states of a cached signing key are saved once and
-** copied per signature (two compression blocks fewer). Same assembly (SHA-NI) underneath.
+** SHA-256: the signer keeps its own hash states (chaining value and length), so the HMAC
+** states of a cached signing key are saved once and copied per signature, and it pads the
+** last block itself. The compression function runs on the CPU's SHA extensions when it has
+** them (own code below, with a variant that runs two independent messages interleaved: one
+** compression is bound by the latency of sha256rnds2, so two take little more time than one),
+** else on libcrypto's SHA256_Transform (deprecated, not removed, in OpenSSL 3; its assembly
+** for the CPU). The EVP layer is not used: ~100 ns of provider dispatch per digest, and no
+** way to snapshot a state.
 */
 #define OPENSSL_API_COMPAT 10101
 #include "sigv4.h"
@@ -34,8 +37,16 @@
 #include <emmintrin.h>
 #endif
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define GF_SHANI 1
+#include <cpuid.h>
+#include <immintrin.h>
+#else
+#define GF_SHANI 0
+#endif
+
 #if defined(OPENSSL_NO_DEPRECATED_3_0)
-#error "gf.aws needs libcrypto's SHA256_Init/Update/Final (OpenSSL built without no-deprecated)"
+#error "gf.aws needs libcrypto's SHA256_Transform (OpenSSL built without no-deprecated)"
 #endif
 
 #define KEY_CACHE_SLOTS 8
@@ -47,8 +58,14 @@ typedef struct {
   size_t len, cap;
 } buf;
 
+/* A SHA-256 state: the chaining value and the bytes absorbed (whole blocks). */
 typedef struct {
-  SHA256_CTX inner, outer;
+  uint32_t h[8];
+  uint64_t len;
+} sha_state;
+
+typedef struct {
+  sha_state inner, outer;
 } hmac_state;
 
 typedef struct {
@@ -61,8 +78,8 @@ typedef struct {
   char date[8];
   char region[KEY_NAME_MAX];
   char service[KEY_NAME_MAX];
-  hmac_state key;       /* HMAC states of the signing key after the padded key block */
-  SHA256_CTX sts_inner; /* key.inner after the first 64 bytes of the string to sign */
+  hmac_state key;      /* HMAC states of the signing key after the padded key block */
+  sha_state sts_inner; /* key.inner after the first 64 bytes of the string to sign */
 } key_slot;
 
 /* A header to sign: the lower-case name and the value point into hdata or at the caller's bytes. */
@@ -86,6 +103,7 @@ enum {
 
 struct gf_sigv4_ctx {
   int oom;
+  int shani;         /* compress with the SHA extensions (else libcrypto) */
   int mru;           /* the key slot used last */
   int64_t date_time; /* amz_date of date_time is date_text */
   char date_text[17];
@@ -365,78 +383,310 @@ static void query_component(gf_sigv4_ctx *c, buf *b, const char *s, size_t n)
   buf_end(b, o);
 }
 
-/* {====== hashing ======} */
+/* {====== SHA-256 ======} */
 
-/* SHA256() is an EVP_Q_digest wrapper in OpenSSL 3 (a fetch per call): use the context API. */
-static void sha256(const void *data, size_t len, unsigned char out[32])
+static const uint32_t SHA_IV[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+
+#if GF_SHANI
+/* The round constants (FIPS 180-4 4.2.2). */
+static const uint32_t K256[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+
+#define SHANI_FN __attribute__((target("sha,ssse3")))
+
+/*
+** sha256rnds2 keeps the eight working variables in two registers, from the top lane down:
+** (a, b, e, f) and (c, d, g, h). h[0..7] loaded as two vectors are (d c b a) and (h g f e)
+** once reversed; their high and low halves interleave into the two.
+*/
+typedef struct {
+  __m128i abef, cdgh;
+} ni_state;
+
+SHANI_FN static inline ni_state ni_load(const uint32_t h[8])
 {
-  SHA256_CTX s;
-  SHA256_Init(&s);
-  SHA256_Update(&s, data, len);
-  SHA256_Final(out, &s);
+  __m128i x = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)h), 0x1B);
+  __m128i y = _mm_shuffle_epi32(_mm_loadu_si128((const __m128i *)(const void *)(h + 4)), 0x1B);
+  ni_state s = {_mm_unpackhi_epi64(y, x), _mm_unpacklo_epi64(y, x)};
+  return s;
 }
 
-/* The HMAC-SHA-256 states after absorbing key ^ ipad and key ^ opad. */
-static void hmac_init(hmac_state *h, const void *key, size_t key_len)
+SHANI_FN static inline void ni_store(uint32_t h[8], ni_state s)
 {
-  unsigned char k[64], pad[64];
-  memset(k, 0, sizeof k);
-  if (key_len > 64) {
-    sha256(key, key_len, k);
-  } else if (key_len) {
-    memcpy(k, key, key_len);
-  }
-  for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x36;
-  SHA256_Init(&h->inner);
-  SHA256_Update(&h->inner, pad, 64);
-  for (int i = 0; i < 64; i++) pad[i] = k[i] ^ 0x5c;
-  SHA256_Init(&h->outer);
-  SHA256_Update(&h->outer, pad, 64);
-  OPENSSL_cleanse(k, sizeof k);
-  OPENSSL_cleanse(pad, sizeof pad);
+  __m128i x = _mm_shuffle_epi32(_mm_unpackhi_epi64(s.cdgh, s.abef), 0x1B);
+  __m128i y = _mm_shuffle_epi32(_mm_unpacklo_epi64(s.cdgh, s.abef), 0x1B);
+  _mm_storeu_si128((__m128i *)(void *)h, x);
+  _mm_storeu_si128((__m128i *)(void *)(h + 4), y);
+}
+
+/* Four message words of a block (big-endian in memory). */
+SHANI_FN static inline __m128i ni_words(const unsigned char *p)
+{
+  const __m128i bswap = _mm_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3);
+  return _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), bswap);
 }
 
 /*
-** Finish an HMAC whose inner state `in` has absorbed everything but msg. `s` ends holding the
-** public MAC only (SHA256_Final wipes its data block); the inner digest is wiped here.
+** Words 4g..4g+3 of the message schedule (g >= 4) into the ring m[4], which holds words
+** 4(g-4).. 4g-1: W[t-16] + s0(W[t-15]) (msg1), + W[t-7] (the ring's two newest, shifted by
+** one word), then + s1(W[t-2]) (msg2).
 */
-static void hmac_finish(SHA256_CTX *in, const SHA256_CTX *outer, const void *msg, size_t n,
-                        unsigned char out[32])
+#define NI_SCHEDULE(m, g)                                                                         \
+  m[(g) % 4] =                                                                                    \
+      _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32(m[(g) % 4], m[((g) + 1) % 4]),      \
+                                         _mm_alignr_epi8(m[((g) + 3) % 4], m[((g) + 2) % 4], 4)), \
+                           m[((g) + 3) % 4])
+
+/* Four rounds with the words + constants wk: two per sha256rnds2, which swaps the halves. */
+#define NI_ROUNDS(s, wk)                                                         \
+  do {                                                                           \
+    __m128i w_ = (wk);                                                           \
+    s.cdgh = _mm_sha256rnds2_epu32(s.cdgh, s.abef, w_);                          \
+    s.abef = _mm_sha256rnds2_epu32(s.abef, s.cdgh, _mm_shuffle_epi32(w_, 0x0E)); \
+  } while (0)
+
+#define NI_K(g) _mm_loadu_si128((const __m128i *)(const void *)(K256 + 4 * (g)))
+
+SHANI_FN static void ni_blocks(uint32_t h[8], const unsigned char *p, size_t n)
 {
-  unsigned char inner[32];
-  SHA256_Update(in, msg, n);
-  SHA256_Final(inner, in);
-  SHA256_CTX s = *outer;
-  SHA256_Update(&s, inner, 32);
-  SHA256_Final(out, &s);
-  OPENSSL_cleanse(inner, sizeof inner);
+  ni_state s = ni_load(h);
+  for (; n; n--, p += 64) {
+    ni_state in = s;
+    __m128i m[4];
+#pragma GCC unroll 16
+    for (int g = 0; g < 16; g++) {
+      if (g < 4) {
+        m[g] = ni_words(p + 16 * g);
+      } else {
+        NI_SCHEDULE(m, g);
+      }
+      NI_ROUNDS(s, _mm_add_epi32(m[g % 4], NI_K(g)));
+    }
+    s.abef = _mm_add_epi32(s.abef, in.abef);
+    s.cdgh = _mm_add_epi32(s.cdgh, in.cdgh);
+  }
+  ni_store(h, s);
 }
 
-static void hmac_final(const hmac_state *h, const void *msg, size_t n, unsigned char out[32])
+/* n blocks of two independent messages, their rounds interleaved. */
+SHANI_FN static void ni_blocks2(uint32_t ha[8], const unsigned char *pa, uint32_t hb[8],
+                                const unsigned char *pb, size_t n)
 {
-  SHA256_CTX s = h->inner;
-  hmac_finish(&s, &h->outer, msg, n, out);
+  ni_state a = ni_load(ha), b = ni_load(hb);
+  for (; n; n--, pa += 64, pb += 64) {
+    ni_state ia = a, ib = b;
+    __m128i ma[4], mb[4];
+#pragma GCC unroll 16
+    for (int g = 0; g < 16; g++) {
+      if (g < 4) {
+        ma[g] = ni_words(pa + 16 * g);
+        mb[g] = ni_words(pb + 16 * g);
+      } else {
+        NI_SCHEDULE(ma, g);
+        NI_SCHEDULE(mb, g);
+      }
+      NI_ROUNDS(a, _mm_add_epi32(ma[g % 4], NI_K(g)));
+      NI_ROUNDS(b, _mm_add_epi32(mb[g % 4], NI_K(g)));
+    }
+    a.abef = _mm_add_epi32(a.abef, ia.abef);
+    a.cdgh = _mm_add_epi32(a.cdgh, ia.cdgh);
+    b.abef = _mm_add_epi32(b.abef, ib.abef);
+    b.cdgh = _mm_add_epi32(b.cdgh, ib.cdgh);
+  }
+  ni_store(ha, a);
+  ni_store(hb, b);
+}
+
+/* CPUID: SSSE3 (leaf 1, ECX bit 9) and the SHA extensions (leaf 7, EBX bit 29). */
+static int cpu_has_shani(void)
+{
+  unsigned a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 9))) return 0;
+  if (__get_cpuid_max(0, NULL) < 7) return 0;
+  __cpuid_count(7, 0, a, b, c, d);
+  return (b >> 29) & 1;
+}
+#else
+static int cpu_has_shani(void)
+{
+  return 0;
+}
+#endif
+
+static void sha_start(sha_state *s)
+{
+  memcpy(s->h, SHA_IV, sizeof s->h);
+  s->len = 0;
+}
+
+/* Absorb n whole blocks. */
+static void sha_blocks(const gf_sigv4_ctx *c, sha_state *s, const unsigned char *p, size_t n)
+{
+  s->len += 64 * (uint64_t)n;
+#if GF_SHANI
+  if (c->shani) {
+    ni_blocks(s->h, p, n);
+    return;
+  }
+#else
+  (void)c;
+#endif
+  SHA256_CTX x; /* libcrypto's compression: only the chaining value of x is used */
+  memcpy(x.h, s->h, sizeof s->h);
+  for (; n; n--, p += 64) SHA256_Transform(&x, p);
+  memcpy(s->h, x.h, sizeof s->h);
+  OPENSSL_cleanse(&x, sizeof x);
+}
+
+/* Absorb n whole blocks of each of two independent messages. */
+static void sha_blocks2(const gf_sigv4_ctx *c, sha_state *a, const unsigned char *pa, sha_state *b,
+                        const unsigned char *pb, size_t n)
+{
+#if GF_SHANI
+  if (c->shani) {
+    a->len += 64 * (uint64_t)n;
+    b->len += 64 * (uint64_t)n;
+    ni_blocks2(a->h, pa, b->h, pb, n);
+    return;
+  }
+#endif
+  sha_blocks(c, a, pa, n);
+  sha_blocks(c, b, pb, n);
+}
+
+/*
+** The last block(s) of a message of `total` bytes whose final total % 64 bytes are at tail:
+** those bytes, 0x80, zeros, the length in bits (big-endian). Returns the block count, 1 or 2.
+*/
+/* Big-endian stores (one bswap and one move where the compiler knows the byte order). */
+static inline void put_be32(unsigned char *p, uint32_t v)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  v = __builtin_bswap32(v);
+  memcpy(p, &v, 4);
+#else
+  p[0] = (unsigned char)(v >> 24);
+  p[1] = (unsigned char)(v >> 16);
+  p[2] = (unsigned char)(v >> 8);
+  p[3] = (unsigned char)v;
+#endif
+}
+
+static size_t sha_pad(uint64_t total, const unsigned char *tail, unsigned char out[128])
+{
+  size_t n = (size_t)(total % 64), nb = n < 56 ? 1 : 2;
+  uint64_t bits = total * 8;
+  if (n) memcpy(out, tail, n);
+  out[n] = 0x80;
+  memset(out + n + 1, 0, 64 * nb - n - 9);
+  put_be32(out + 64 * nb - 8, (uint32_t)(bits >> 32));
+  put_be32(out + 64 * nb - 4, (uint32_t)bits);
+  return nb;
+}
+
+static void sha_digest(const sha_state *s, unsigned char out[32])
+{
+  for (int i = 0; i < 8; i++) put_be32(out + 4 * i, s->h[i]);
+}
+
+/* Absorb the n last bytes of the message and write its digest. */
+static void sha_finish(const gf_sigv4_ctx *c, sha_state *s, const void *msg, size_t n,
+                       unsigned char out[32])
+{
+  const unsigned char *p = msg;
+  unsigned char last[128];
+  size_t whole = n / 64;
+  if (whole) sha_blocks(c, s, p, whole);
+  sha_blocks(c, s, last, sha_pad(s->len + n % 64, whole ? p + 64 * whole : p, last));
+  sha_digest(s, out);
+}
+
+static void sha256(const gf_sigv4_ctx *c, const void *data, size_t len, unsigned char out[32])
+{
+  sha_state s;
+  sha_start(&s);
+  sha_finish(c, &s, data, len, out);
+}
+
+/* The HMAC-SHA-256 states after absorbing key ^ ipad and key ^ opad. */
+static void hmac_init(const gf_sigv4_ctx *c, hmac_state *h, const void *key, size_t key_len)
+{
+  unsigned char k[64], ipad[64], opad[64];
+  memset(k, 0, sizeof k);
+  if (key_len > 64) {
+    sha256(c, key, key_len, k);
+  } else if (key_len) {
+    memcpy(k, key, key_len);
+  }
+  for (int i = 0; i < 64; i++) {
+    ipad[i] = k[i] ^ 0x36;
+    opad[i] = k[i] ^ 0x5c;
+  }
+  sha_start(&h->inner);
+  sha_start(&h->outer);
+  sha_blocks2(c, &h->inner, ipad, &h->outer, opad, 1);
+  OPENSSL_cleanse(k, sizeof k);
+  OPENSSL_cleanse(ipad, sizeof ipad);
+  OPENSSL_cleanse(opad, sizeof opad);
+}
+
+/*
+** Finish an HMAC whose inner state `in` has absorbed everything but msg (in ends holding the
+** inner digest: the caller wipes it). The outer hash is one block: the inner digest, padded.
+*/
+static void hmac_finish(const gf_sigv4_ctx *c, sha_state *in, const sha_state *outer,
+                        const void *msg, size_t n, unsigned char out[32])
+{
+  unsigned char block[64];
+  sha_finish(c, in, msg, n, block);
+  block[32] = 0x80;
+  memset(block + 33, 0, 29);
+  block[62] = (64 + 32) * 8 >> 8; /* the length in bits: the key block and the digest */
+  block[63] = (64 + 32) * 8 & 0xff;
+  sha_state s = *outer;
+  sha_blocks(c, &s, block, 1);
+  sha_digest(&s, out);
+  OPENSSL_cleanse(block, 32);
+}
+
+static void hmac_final(const gf_sigv4_ctx *c, const hmac_state *h, const void *msg, size_t n,
+                       unsigned char out[32])
+{
+  sha_state s = h->inner;
+  hmac_finish(c, &s, &h->outer, msg, n, out);
   OPENSSL_cleanse(&s, sizeof s);
 }
 
 int gf_sigv4_hmac(gf_sigv4_ctx *c, const void *key, size_t key_len, const void *msg, size_t msg_len,
                   unsigned char out[32])
 {
-  (void)c;
   hmac_state h;
-  hmac_init(&h, key, key_len);
-  hmac_final(&h, msg, msg_len, out);
+  hmac_init(c, &h, key, key_len);
+  hmac_final(c, &h, msg, msg_len, out);
   OPENSSL_cleanse(&h, sizeof h);
   return 0;
 }
 
 int gf_sigv4_sha256_hex(gf_sigv4_ctx *c, const void *data, size_t len, char out[65])
 {
-  (void)c;
   unsigned char d[32];
-  sha256(data, len, d);
+  sha256(c, data, len, d);
   hex32(d, out);
   return 0;
+}
+
+int gf_sigv4_ctx_shani(gf_sigv4_ctx *c, int on)
+{
+  if (on >= 0) c->shani = on && cpu_has_shani();
+  return c->shani;
 }
 
 /* {====== context ======} */
@@ -446,6 +696,7 @@ gf_sigv4_ctx *gf_sigv4_ctx_new(void)
   gf_sigv4_ctx *c = calloc(1, sizeof *c);
   if (!c) return NULL;
   c->date_time = INT64_MIN;
+  c->shani = cpu_has_shani();
   init_tables(c);
   return c;
 }
@@ -520,7 +771,7 @@ static void derive_key(gf_sigv4_ctx *c, const gf_sigv4_credentials *cr, const ch
   gf_sigv4_hmac(c, k, 32, o->region, o->region_len, k);
   gf_sigv4_hmac(c, k, 32, o->service, o->service_len, k);
   gf_sigv4_hmac(c, k, 32, "aws4_request", 12, k);
-  hmac_init(out, k, 32);
+  hmac_init(c, out, k, 32);
   OPENSSL_cleanse(k, sizeof k);
 }
 
@@ -1021,9 +1272,13 @@ static int fail(gf_sigv4_ctx *c, const char *why)
   return GF_SIGV4_EINVAL;
 }
 
-/* The payload hash: explicit, else the caller's x-amz-content-sha256, else computed. */
+/*
+** The payload hash: explicit, else the caller's x-amz-content-sha256, else computed. With
+** `defer` a body's hash is not computed here (*deferred is set): canonical_hash computes it
+** and puts it at the end of the canonical request, the only place it then appears.
+*/
 static int payload_hash(gf_sigv4_ctx *c, const gf_sigv4_request *r, const gf_sigv4_options *o,
-                        char out[97], size_t *out_len, int *from_header)
+                        int defer, char out[97], size_t *out_len, int *from_header, int *deferred)
 {
   const char *p = o->payload_hash;
   size_t n = o->payload_hash_len;
@@ -1049,6 +1304,10 @@ static int payload_hash(gf_sigv4_ctx *c, const gf_sigv4_request *r, const gf_sig
   *out_len = 64;
   if (!r->body || r->body_len == 0) {
     memcpy(out, EMPTY_SHA256, 65);
+    return 0;
+  }
+  if (defer) {
+    *deferred = 1;
     return 0;
   }
   return gf_sigv4_sha256_hex(c, r->body, r->body_len, out) == 0 ? 0 : -2;
@@ -1161,12 +1420,47 @@ static void build_canonical(gf_sigv4_ctx *c, const gf_sigv4_request *r, const ur
 }
 
 /*
+** The canonical request's hash. With a deferred payload hash (the last 64 bytes of cr, not
+** yet written), the body is hashed first, its blocks paired with the canonical request's
+** leading blocks (independent of the body: two interleaved messages cost about one), then
+** its hex is put in place and the canonical request finished.
+*/
+static void canonical_hash(gf_sigv4_ctx *c, const gf_sigv4_request *r, int deferred,
+                           unsigned char out[32])
+{
+  const unsigned char *cr = (const unsigned char *)c->cr.p;
+  size_t done = 0;
+  sha_state cs;
+  sha_start(&cs);
+  if (deferred) {
+    const unsigned char *body = (const unsigned char *)r->body;
+    unsigned char last[128], d[32];
+    size_t whole = r->body_len / 64;
+    size_t nb = whole + sha_pad(r->body_len, body + 64 * whole, last);
+    size_t ahead = (c->cr.len - 64) / 64, pairs = ahead < nb ? ahead : nb;
+    sha_state bs;
+    sha_start(&bs);
+    for (size_t i = 0; i < pairs; i++)
+      sha_blocks2(c, &bs, i < whole ? body + 64 * i : last + 64 * (i - whole), &cs, cr + 64 * i, 1);
+    if (pairs < whole) sha_blocks(c, &bs, body + 64 * pairs, whole - pairs);
+    size_t from = pairs > whole ? pairs - whole : 0;
+    sha_blocks(c, &bs, last + 64 * from, nb - whole - from);
+    sha_digest(&bs, d);
+    hex32(d, c->ph);
+    memcpy(c->cr.p + c->cr.len - 64, c->ph, 64);
+    done = 64 * pairs;
+  }
+  sha_finish(c, &cs, cr + done, c->cr.len - done, out);
+}
+
+/*
 ** The signature: HMAC of the string to sign under the signing key. With a cached key the inner
 ** state after the string to sign's first block (algorithm, date, start of the scope: the same
 ** for every request signed in that second) is kept in the slot too.
 */
-static int build_signature(gf_sigv4_ctx *c, const gf_sigv4_credentials *cr,
-                           const gf_sigv4_options *o, const char *date, gf_sigv4_result *out)
+static int build_signature(gf_sigv4_ctx *c, const gf_sigv4_request *r,
+                           const gf_sigv4_credentials *cr, const gf_sigv4_options *o,
+                           const char *date, int deferred, gf_sigv4_result *out)
 {
   unsigned char d[32];
   hmac_state tmp;
@@ -1177,26 +1471,26 @@ static int build_signature(gf_sigv4_ctx *c, const gf_sigv4_credentials *cr,
   *p++ = '\n';
   p = put(p, c->scope.p, c->scope.len);
   *p++ = '\n';
-  sha256(c->cr.p, c->cr.len, d);
+  canonical_hash(c, r, deferred, d);
   hex32(d, p);
   buf_end(b, p + 64);
   key_slot *k = signing_key(c, cr, date, o, &tmp);
   if (c->oom) return -1;
   if (!k) {
-    hmac_final(&tmp, b->p, b->len, d);
+    hmac_final(c, &tmp, b->p, b->len, d);
     OPENSSL_cleanse(&tmp, sizeof tmp);
   } else if (sizeof STS_ALGORITHM - 1 + 17 + c->scope.len < 64) {
     /* A short scope: the first block reaches into the canonical request's hash. */
-    hmac_final(&k->key, b->p, b->len, d);
+    hmac_final(c, &k->key, b->p, b->len, d);
   } else {
     if (!k->sts_valid || k->sts_time != o->time) {
       k->sts_inner = k->key.inner;
-      SHA256_Update(&k->sts_inner, b->p, 64);
+      sha_blocks(c, &k->sts_inner, (const unsigned char *)b->p, 1);
       k->sts_time = o->time;
       k->sts_valid = 1;
     }
-    SHA256_CTX s = k->sts_inner;
-    hmac_finish(&s, &k->key.outer, b->p + 64, b->len - 64, d);
+    sha_state s = k->sts_inner;
+    hmac_finish(c, &s, &k->key.outer, b->p + 64, b->len - 64, d);
     OPENSSL_cleanse(&s, sizeof s);
   }
   hex32(d, out->signature);
@@ -1243,7 +1537,7 @@ int gf_sigv4_sign(gf_sigv4_ctx *c, const gf_sigv4_request *r, const gf_sigv4_cre
 {
   url_parts u;
   const char *date;
-  int from_header = 0;
+  int from_header = 0, deferred = 0;
   size_t nq = 0, ph_len = 0;
   reset(c);
   out->canonical_request = out->string_to_sign = out->authorization = NULL;
@@ -1254,7 +1548,9 @@ int gf_sigv4_sign(gf_sigv4_ctx *c, const gf_sigv4_request *r, const gf_sigv4_cre
   if (!parse_url(c, r->url, r->url_len, &u))
     return fail(c, "url must be absolute (scheme://host/path)");
   if (o->presign < 0) return fail(c, "presign expiry must be positive");
-  int rc = payload_hash(c, r, o, c->ph, &ph_len, &from_header);
+  /* A computed hash is deferred unless it goes into the x-amz-content-sha256 header too. */
+  int defer = o->presign || !(o->s3 || o->sign_body);
+  int rc = payload_hash(c, r, o, defer, c->ph, &ph_len, &from_header, &deferred);
   if (rc == -1) return fail(c, "payload hash must be 1 to 96 characters");
   if (rc != 0) return GF_SIGV4_ENOMEM;
   if (o->time != c->date_time) {
@@ -1270,7 +1566,7 @@ int gf_sigv4_sign(gf_sigv4_ctx *c, const gf_sigv4_request *r, const gf_sigv4_cre
   if (!c->oom) query_sort_emit(c, nq);
   build_canonical(c, r, &u, o, ph_len);
   if (c->oom) return GF_SIGV4_ENOMEM;
-  if (build_signature(c, cr, o, date, out) != 0) return GF_SIGV4_ENOMEM;
+  if (build_signature(c, r, cr, o, date, deferred, out) != 0) return GF_SIGV4_ENOMEM;
   build_output(c, &u, cr, o, out);
   if (c->oom) return GF_SIGV4_ENOMEM;
   memcpy(out->amz_date, date, 17);

@@ -109,6 +109,12 @@ int gf_sigv4_hmac(gf_sigv4_ctx *ctx, const void *key, size_t key_len, const void
 const char *gf_sigv4_uri_encode(gf_sigv4_ctx *ctx, const char *s, size_t len, int keep_slash,
                                 size_t *out_len);
 
+/*
+** Whether SHA-256 runs on the CPU's SHA extensions (own code) rather than libcrypto's: on = 0
+** or 1 chooses (1 only where the CPU has them), -1 only asks. Returns the choice in force.
+*/
+int gf_sigv4_ctx_shani(gf_sigv4_ctx *ctx, int on);
+
 /* Statistics of the signing-key cache (for specs). */
 void gf_sigv4_cache_stats(const gf_sigv4_ctx *ctx, uint64_t *hits, uint64_t *misses);
 
