@@ -335,6 +335,29 @@ static inline int is_escape(const gf_sigv4_ctx *c, const char *s, size_t i, size
          c->hexv[(unsigned char)s[i + 2]] >= 0;
 }
 
+#if defined(__SSE2__)
+/* v in [lo, lo + span] per byte (unsigned): 0xff where it is. */
+static inline __m128i in_range(__m128i v, char lo, char span)
+{
+  __m128i d = _mm_sub_epi8(v, _mm_set1_epi8(lo)), k = _mm_set1_epi8(span);
+  return _mm_cmpeq_epi8(_mm_max_epu8(d, k), k);
+}
+
+/* Bit i set when byte i of the 16 at s is left as it is: A-Z a-z 0-9 - _ . ~ (and /). */
+static inline unsigned unreserved16(const char *s, int keep_slash)
+{
+  __m128i x = _mm_loadu_si128((const __m128i *)(const void *)s);
+  __m128i ok = _mm_or_si128(in_range(_mm_or_si128(x, _mm_set1_epi8(0x20)), 'a', 'z' - 'a'),
+                            in_range(x, '0', 9));
+  ok = _mm_or_si128(ok, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('-')),
+                                     _mm_cmpeq_epi8(x, _mm_set1_epi8('_'))));
+  ok = _mm_or_si128(ok, _mm_or_si128(_mm_cmpeq_epi8(x, _mm_set1_epi8('.')),
+                                     _mm_cmpeq_epi8(x, _mm_set1_epi8('~'))));
+  if (keep_slash) ok = _mm_or_si128(ok, _mm_cmpeq_epi8(x, _mm_set1_epi8('/')));
+  return (unsigned)_mm_movemask_epi8(ok);
+}
+#endif
+
 /* AWS URI encoding. keep_slash keeps '/', keep_escapes also keeps well-formed %XX escapes. */
 static void uri_encode(gf_sigv4_ctx *c, buf *b, const char *s, size_t n, int keep_slash,
                        int keep_escapes)
@@ -343,6 +366,17 @@ static void uri_encode(gf_sigv4_ctx *c, buf *b, const char *s, size_t n, int kee
   const unsigned char safe = (unsigned char)(C_UNRESERVED | (keep_slash ? C_SLASH : 0));
   char *o = b->p + b->len;
   for (size_t i = 0; i < n; i++) {
+#if defined(__SSE2__)
+    /* The run of bytes left as they are, found 16 at a time (the last 16 of s for the tail). */
+    if (n >= 16) {
+      size_t at = n - i >= 16 ? i : n - 16;
+      /* ~mask has its bits from 16 up set: the run ends at the window's end at the latest */
+      size_t run = (size_t)__builtin_ctz(~unreserved16(s + at, keep_slash) >> (i - at));
+      o = put(o, s + i, run);
+      i += run;
+      if (i == n) break;
+    }
+#endif
     unsigned char ch = (unsigned char)s[i];
     if (c->cls[ch] & safe) {
       *o++ = (char)ch;
@@ -1188,8 +1222,14 @@ static int name_is(const char *n, size_t len, const char *lit, size_t l)
 static inline int name_cmp(const hdr_ent *a, const hdr_ent *b)
 {
   size_t n = a->name_len < b->name_len ? a->name_len : b->name_len, i = 0;
-  for (; i + 8 <= n; i += 8)
-    if (load8(a->name + i) != load8(b->name + i)) break;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t x = load8(a->name + i) ^ load8(b->name + i);
+    if (!x) continue;
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    i += (size_t)__builtin_ctzll(x) / 8; /* the first byte that differs */
+#endif
+    break;
+  }
   for (; i < n; i++)
     if (a->name[i] != b->name[i])
       return (unsigned char)a->name[i] < (unsigned char)b->name[i] ? -1 : 1;
