@@ -6,13 +6,17 @@
 ** signature in steady state does no allocation. Errors inside the builders only set ctx->oom;
 ** gf_sigv4_sign checks it once at the end.
 **
-** Cost of a signature in steady state (S3 GET, ~1 µs on a 2020s x86 core): 9 SHA-256
-** compression blocks (5 for the canonical request, 2 for the string to sign, 1 for the outer
-** HMAC, 1 saved by the string-to-sign cache below) and a few hundred bytes of string building
-** driven by character-class tables. Nothing is looked up twice per call when it can be kept
-** in the context: the date text (per second), the signing key's HMAC states (per secret,
-** date, region, service) and the inner HMAC state after the string to sign's first block (per
-** key and second).
+** Cost of a signature in steady state (~0.6 µs in C on the 2-core development machine): the
+** SHA-256 compressions, ~40 ns each, are most of it. S3 GET: 6 for the canonical request, 2
+** for the string to sign (its first block is cached), 1 for the outer HMAC. SQS JSON POST: 3
+** for the body, 5 for the canonical request, 3 more, but the body's blocks run interleaved
+** with the canonical request's first two (see canonical_hash), so 9 in time. The rest is a
+** few hundred bytes of string building: the canonical request is written in one pass, header
+** values that need no trimming are not copied, URL scanning, URI encoding and lower-casing go
+** 8 or 16 bytes at a time. Nothing is looked up twice per call when it can be kept in the
+** context: the date text (per second), the signing key's HMAC states (per secret, date,
+** region, service) and the inner HMAC state after the string to sign's first block (per key
+** and second).
 */
 /*
 ** SHA-256: the signer keeps its own hash states (chaining value and length), so the HMAC
@@ -573,11 +577,11 @@ static void sha_blocks(const gf_sigv4_ctx *c, sha_state *s, const unsigned char 
 #else
   (void)c;
 #endif
-  SHA256_CTX x; /* libcrypto's compression: only the chaining value of x is used */
+  SHA256_CTX x; /* libcrypto's compression: only the chaining value x.h is used */
   memcpy(x.h, s->h, sizeof s->h);
   for (; n; n--, p += 64) SHA256_Transform(&x, p);
   memcpy(s->h, x.h, sizeof s->h);
-  OPENSSL_cleanse(&x, sizeof x);
+  OPENSSL_cleanse(x.h, sizeof x.h);
 }
 
 /* Absorb n whole blocks of each of two independent messages. */
