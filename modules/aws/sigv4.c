@@ -472,6 +472,16 @@ SHANI_FN static inline __m128i ni_words(const unsigned char *p)
   return _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)p), bswap);
 }
 
+/* The digest: h[0..7] as big-endian bytes. */
+SHANI_FN static void ni_digest(const uint32_t h[8], unsigned char out[32])
+{
+  const __m128i bswap = _mm_set_epi8(12, 13, 14, 15, 8, 9, 10, 11, 4, 5, 6, 7, 0, 1, 2, 3);
+  __m128i x = _mm_loadu_si128((const __m128i *)(const void *)h);
+  __m128i y = _mm_loadu_si128((const __m128i *)(const void *)(h + 4));
+  _mm_storeu_si128((__m128i *)(void *)out, _mm_shuffle_epi8(x, bswap));
+  _mm_storeu_si128((__m128i *)(void *)(out + 16), _mm_shuffle_epi8(y, bswap));
+}
+
 /*
 ** Words 4g..4g+3 of the message schedule (g >= 4) into the ring m[4], which holds words
 ** 4(g-4).. 4g-1: W[t-16] + s0(W[t-15]) (msg1), + W[t-7] (the ring's two newest, shifted by
@@ -630,8 +640,16 @@ static size_t sha_pad(uint64_t total, const unsigned char *tail, unsigned char o
   return nb;
 }
 
-static void sha_digest(const sha_state *s, unsigned char out[32])
+static void sha_digest(const gf_sigv4_ctx *c, const sha_state *s, unsigned char out[32])
 {
+#if GF_SHANI
+  if (c->shani) {
+    ni_digest(s->h, out);
+    return;
+  }
+#else
+  (void)c;
+#endif
   for (int i = 0; i < 8; i++) put_be32(out + 4 * i, s->h[i]);
 }
 
@@ -644,7 +662,7 @@ static void sha_finish(const gf_sigv4_ctx *c, sha_state *s, const void *msg, siz
   size_t whole = n / 64;
   if (whole) sha_blocks(c, s, p, whole);
   sha_blocks(c, s, last, sha_pad(s->len + n % 64, whole ? p + 64 * whole : p, last));
-  sha_digest(s, out);
+  sha_digest(c, s, out);
 }
 
 static void sha256(const gf_sigv4_ctx *c, const void *data, size_t len, unsigned char out[32])
@@ -691,7 +709,7 @@ static void hmac_finish(const gf_sigv4_ctx *c, sha_state *in, const sha_state *o
   block[63] = (64 + 32) * 8 & 0xff;
   sha_state s = *outer;
   sha_blocks(c, &s, block, 1);
-  sha_digest(&s, out);
+  sha_digest(c, &s, out);
   OPENSSL_cleanse(block, 32);
 }
 
@@ -1489,7 +1507,7 @@ static void canonical_hash(gf_sigv4_ctx *c, const gf_sigv4_request *r, int defer
     if (pairs < whole) sha_blocks(c, &bs, body + 64 * pairs, whole - pairs);
     size_t from = pairs > whole ? pairs - whole : 0;
     sha_blocks(c, &bs, last + 64 * from, nb - whole - from);
-    sha_digest(&bs, d);
+    sha_digest(c, &bs, d);
     hex32(d, c->ph);
     memcpy(c->cr.p + c->cr.len - 64, c->ph, 64);
     done = 64 * pairs;
