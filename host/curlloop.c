@@ -5,13 +5,21 @@
 ** itself loaded on first require), so a script that does no HTTP never loads libcurl and its
 ** two dozen dependencies (about 4 ms of dynamic linking per start on this machine).
 **
-** On first use it creates the multi handle and installs it as the loop's poller: the loop then
-** waits in curl_multi_poll with its wake-up pipe as an extra descriptor. The state lives in a
-** userdata in the registry; its __gc (run by lua_close, before the module is unloaded) removes
-** the poller and cleans up libcurl.
+** On first use it creates the multi handle and installs it as the loop's poller, driven through
+** libcurl's socket interface: libcurl names the sockets it wants watched (socket callback) and
+** when it next needs a call (timer callback); the loop waits in epoll_wait on those sockets and
+** its wake-up pipe, then hands each ready socket to curl_multi_socket_action. Only transfers
+** with something to do are touched: curl_multi_perform would poll every transfer's socket on
+** every step (a dozen poll calls per request at 16 in flight). The state lives in a userdata in
+** the registry; its __gc (run by lua_close, before the module is unloaded) removes the poller
+** and cleans up libcurl.
 */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <lauxlib.h>
@@ -20,11 +28,19 @@
 #include "gf.h"
 #include "host.h"
 
+#define MAX_EVENTS 64
+
 typedef struct curl_loop {
   gf_poller poller;
   gf_loop *loop;
   CURLM *multi;
-  int running; /* easy handles attached */
+  int running;     /* easy handles attached */
+  int epfd;        /* libcurl's sockets and the loop's wake-up pipe */
+  int wake_fd;     /* the pipe, once added (-1 before) */
+  int64_t due_ms;  /* when libcurl wants its timeout call (-1: no timer) */
+  int64_t tick_ms; /* next curl_multi_perform over every transfer (see cl_process) */
+  int nready;      /* events of the last wait, for cl_process */
+  struct epoll_event ready[MAX_EVENTS];
 } curl_loop;
 
 typedef struct gf_curlop {
@@ -39,27 +55,89 @@ typedef struct gf_curlop {
 } gf_curlop;
 
 static const char CURL_LOOP_KEY = 'c';
+static char WATCHED; /* socketp of a socket in the epoll set */
+
+/* libcurl: watch s for what (CURL_POLL_IN / OUT / INOUT), or stop (CURL_POLL_REMOVE). */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+  (void)easy;
+  curl_loop *cl = userp;
+  if (what == CURL_POLL_REMOVE) {
+    /* the socket may be closed already: epoll then dropped it itself */
+    (void)epoll_ctl(cl->epfd, EPOLL_CTL_DEL, s, NULL);
+    curl_multi_assign(cl->multi, s, NULL);
+    return 0;
+  }
+  struct epoll_event ev = {.events = 0, .data.fd = s};
+  if (what & CURL_POLL_IN) ev.events |= EPOLLIN;
+  if (what & CURL_POLL_OUT) ev.events |= EPOLLOUT;
+  int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+  if (epoll_ctl(cl->epfd, op, s, &ev) != 0) {
+    /* a reused descriptor number: the registration is the other kind */
+    op = errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    if (epoll_ctl(cl->epfd, op, s, &ev) != 0) return -1;
+  }
+  if (!socketp) curl_multi_assign(cl->multi, s, &WATCHED);
+  return 0;
+}
+
+/* libcurl: call curl_multi_socket_action(CURL_SOCKET_TIMEOUT) in timeout_ms (-1: never). */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+  (void)multi;
+  curl_loop *cl = userp;
+  cl->due_ms = timeout_ms < 0 ? -1 : gf_now_ms() + timeout_ms;
+  return 0;
+}
 
 static void cl_wait(void *ctx, int wake_fd, int timeout_ms)
 {
   curl_loop *cl = ctx;
-  struct curl_waitfd extra = {.fd = wake_fd, .events = CURL_WAIT_POLLIN, .revents = 0};
-  int numfds = 0, still = 0;
-  if (cl->running > 0) {
-    /* Transfers that finish here (their data arrived while Lua ran) must not wait for the
-    ** poll's timeout: return at once and let cl_process collect them. */
-    curl_multi_perform(cl->multi, &still);
-    if (still < cl->running) return;
+  if (cl->wake_fd != wake_fd) {
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = wake_fd};
+    if (epoll_ctl(cl->epfd, EPOLL_CTL_ADD, wake_fd, &ev) == 0 || errno == EEXIST)
+      cl->wake_fd = wake_fd;
   }
-  curl_multi_poll(cl->multi, &extra, 1, timeout_ms, &numfds);
+  int64_t due = cl->due_ms;
+  if (cl->running > 0 && (due < 0 || cl->tick_ms < due)) due = cl->tick_ms;
+  if (due >= 0) {
+    int64_t left = due - gf_now_ms();
+    if (left < timeout_ms || timeout_ms < 0) timeout_ms = left < 0 ? 0 : (int)left;
+  }
+  int n = epoll_wait(cl->epfd, cl->ready, MAX_EVENTS, timeout_ms);
+  cl->nready = n < 0 ? 0 : n;
+}
+
+static int cselect(uint32_t events)
+{
+  int mask = 0;
+  if (events & EPOLLIN) mask |= CURL_CSELECT_IN;
+  if (events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
+  if (events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
+  return mask;
 }
 
 static void cl_process(void *ctx)
 {
   curl_loop *cl = ctx;
   int still, left;
-  if (cl->running == 0) return;
-  curl_multi_perform(cl->multi, &still);
+  for (int i = 0; i < cl->nready; i++) {
+    int fd = cl->ready[i].data.fd;
+    if (fd == cl->wake_fd) continue; /* drained by the loop */
+    curl_multi_socket_action(cl->multi, fd, cselect(cl->ready[i].events), &still);
+  }
+  cl->nready = 0;
+  int64_t now = gf_now_ms();
+  if (cl->due_ms >= 0 && now >= cl->due_ms) {
+    cl->due_ms = -1; /* the call sets the next one */
+    curl_multi_socket_action(cl->multi, CURL_SOCKET_TIMEOUT, 0, &still);
+  }
+  /* Once a second every transfer gets a turn even when its socket is silent: the progress
+     callbacks then run, and gf.http's idle timeout sees a stalled transfer. */
+  if (cl->running > 0 && now >= cl->tick_ms) {
+    cl->tick_ms = now + 1000;
+    curl_multi_perform(cl->multi, &still);
+  }
   CURLMsg *m;
   while ((m = curl_multi_info_read(cl->multi, &left)) != NULL) {
     if (m->msg != CURLMSG_DONE) continue;
@@ -90,6 +168,8 @@ static int cl_gc(lua_State *L)
   curl_multi_cleanup(cl->multi);
   cl->multi = NULL;
   curl_global_cleanup();
+  if (cl->epfd >= 0) close(cl->epfd);
+  cl->epfd = -1;
   return 0;
 }
 
@@ -105,6 +185,7 @@ static curl_loop *get_curl_loop(lua_State *L)
   gf_host *h = gf_host_get(L);
   curl_loop *cl = lua_newuserdatauv(L, sizeof *cl, 0);
   cl->multi = NULL;
+  cl->epfd = -1;
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, cl_gc);
   lua_setfield(L, -2, "__gc");
@@ -115,6 +196,22 @@ static curl_loop *get_curl_loop(lua_State *L)
     curl_global_cleanup();
     luaL_error(L, "curl_multi_init failed");
   }
+  cl->epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (cl->epfd < 0) {
+    int err = errno;
+    curl_multi_cleanup(cl->multi);
+    cl->multi = NULL;
+    curl_global_cleanup();
+    luaL_error(L, "epoll_create1: %s", strerror(err));
+  }
+  cl->wake_fd = -1;
+  cl->due_ms = -1;
+  cl->tick_ms = 0;
+  cl->nready = 0;
+  curl_multi_setopt(cl->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(cl->multi, CURLMOPT_SOCKETDATA, cl);
+  curl_multi_setopt(cl->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(cl->multi, CURLMOPT_TIMERDATA, cl);
   curl_multi_setopt(cl->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 256L);
   curl_multi_setopt(cl->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 128L);
   curl_multi_setopt(cl->multi, CURLMOPT_MAXCONNECTS, 256L);

@@ -224,7 +224,8 @@ static int64_t now_ms(void)
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Idle timeout: libcurl calls this at least once a second during a transfer. */
+/* Idle timeout: libcurl calls this at least once a second during a transfer (the host's curl
+   loop gives every transfer a curl_multi_perform turn each second). */
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
                        curl_off_t ulnow)
 {
