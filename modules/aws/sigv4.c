@@ -24,9 +24,9 @@
 ** last block itself. The compression function runs on the CPU's SHA extensions when it has
 ** them (own code below, with a variant that runs two independent messages interleaved: one
 ** compression is bound by the latency of sha256rnds2, so two take little more time than one),
-** else on libcrypto's SHA256_Transform (deprecated, not removed, in OpenSSL 3; its assembly
-** for the CPU). The EVP layer is not used: ~100 ns of provider dispatch per digest, and no
-** way to snapshot a state.
+** else on libcrypto's: SHA256_Update on whole blocks (deprecated, not removed, in OpenSSL 3),
+** its assembly for the CPU. The EVP layer is not used: ~100 ns of provider dispatch per
+** digest, and no way to snapshot a state.
 */
 #define OPENSSL_API_COMPAT 10101
 #include "sigv4.h"
@@ -50,7 +50,7 @@
 #endif
 
 #if defined(OPENSSL_NO_DEPRECATED_3_0)
-#error "gf.aws needs libcrypto's SHA256_Transform (OpenSSL built without no-deprecated)"
+#error "gf.aws needs libcrypto's SHA256_Update (OpenSSL built without no-deprecated)"
 #endif
 
 #define KEY_CACHE_SLOTS 8
@@ -587,9 +587,13 @@ static void sha_blocks(const gf_sigv4_ctx *c, sha_state *s, const unsigned char 
 #else
   (void)c;
 #endif
-  SHA256_CTX x; /* libcrypto's compression: only the chaining value x.h is used */
+  /* libcrypto's compression: whole blocks with nothing buffered go straight to it (one call
+     for the n blocks); only the chaining value of x is used. */
+  SHA256_CTX x;
   memcpy(x.h, s->h, sizeof s->h);
-  for (; n; n--, p += 64) SHA256_Transform(&x, p);
+  x.Nl = x.Nh = 0;
+  x.num = 0;
+  SHA256_Update(&x, p, 64 * n);
   memcpy(s->h, x.h, sizeof s->h);
   OPENSSL_cleanse(x.h, sizeof x.h);
 }
