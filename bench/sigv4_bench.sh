@@ -55,6 +55,10 @@ print(string.format("s3_get %.0f", rate(s3, s3_opts)))
 print(string.format("sqs_post %.0f", rate(sqs, sqs_opts)))
 LUA
 
+# The figures move with the machine's load: note it before and after.
+loadavg() { [ -r /proc/loadavg ] && echo "load average ($1): $(cut -d' ' -f1-3 /proc/loadavg)" || true; }
+loadavg start
+
 i=1
 while [ "$i" -le "$rounds" ]; do
   "$gfhost" run "$tmp/bench.lua" "$secs" >"$tmp/gf.$i"
@@ -97,3 +101,4 @@ END {
     printf "%-9s %5s %14d %14d %7.1fx\n", q, "med", median(a, k[q]), median(b, k[q]), median(c, k[q])
   }
 }' "$tmp/rows"
+loadavg end
