@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gfgrow.h"
+
 #define CHUNK 65536
 #define C_EOF (-1)
 #define C_ERR (-2)
@@ -37,17 +39,10 @@ void gf_csv_buf_free(gf_csv_buf *b)
 
 int gf_csv_buf_add(gf_csv_buf *b, const char *s, size_t n)
 {
-  if (b->cap - b->len < n) {
-    size_t cap = b->cap ? b->cap : 128;
-    while (cap - b->len < n) {
-      if (cap > SIZE_MAX / 2) return -1;
-      cap *= 2;
-    }
-    char *p = realloc(b->data, cap);
-    if (!p) return -1;
-    b->data = p;
-    b->cap = cap;
-  }
+  if (n > SIZE_MAX - b->len) return -1;
+  char *p = gf_grow(b->data, &b->cap, b->len + n, 1, 128);
+  if (!p) return -1;
+  b->data = p;
   if (n) memcpy(b->data + b->len, s, n);
   b->len += n;
   return 0;
@@ -110,13 +105,9 @@ static void eat_lf(gf_csv_reader *r)
 
 static int end_field(gf_csv_reader *r)
 {
-  if (r->nf == r->ends_cap) {
-    size_t cap = r->ends_cap ? r->ends_cap * 2 : 16;
-    size_t *p = realloc(r->ends, cap * sizeof *p);
-    if (!p) return -1;
-    r->ends = p;
-    r->ends_cap = cap;
-  }
+  size_t *p = gf_grow(r->ends, &r->ends_cap, r->nf + 1, sizeof *p, 16);
+  if (!p) return -1;
+  r->ends = p;
   r->ends[r->nf++] = r->bytes.len;
   return 0;
 }
@@ -262,4 +253,3 @@ int gf_csv_add_field(gf_csv_buf *b, const char *s, size_t n, char delim, char qu
   if (gf_csv_buf_add(b, s + run, n - run) != 0) return -1;
   return gf_csv_buf_add(b, &quote, 1);
 }
-

@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gfgrow.h"
+
 #define IO_CHUNK (1 << 20)
 
 /* {====== lists ====== */
@@ -31,13 +33,9 @@ void gf_fs_list_free(gf_fs_list *l)
 
 int gf_fs_list_push(gf_fs_list *l, const char *s, size_t len)
 {
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? l->cap * 2 : 16;
-    char **items = realloc(l->items, cap * sizeof *items);
-    if (!items) return ENOMEM;
-    l->items = items;
-    l->cap = cap;
-  }
+  char **items = gf_grow(l->items, &l->cap, l->n + 1, sizeof *items, 16);
+  if (!items) return ENOMEM;
+  l->items = items;
   char *copy = malloc(len + 1);
   if (!copy) return ENOMEM;
   memcpy(copy, s, len);

@@ -3,6 +3,7 @@
 */
 #define _POSIX_C_SOURCE 200809L
 #include "http.h"
+#include "gfgrow.h"
 #include "httpfile.h"
 
 #include <ctype.h>
@@ -175,14 +176,9 @@ static int keep_in_memory(gf_http_xfer *x, const char *buf, size_t len)
   size_t cap_limit = (x->mode == 1 && x->output_file) ? ERROR_BODY_CAP : SIZE_MAX;
   if (x->body_len >= cap_limit) return 0; /* error body of a download: keep the head */
   if (x->body_len + len > cap_limit) len = cap_limit - x->body_len;
-  if (x->body_len + len + 1 > x->body_cap) {
-    size_t cap = x->body_cap ? x->body_cap : 16384;
-    while (cap < x->body_len + len + 1) cap *= 2;
-    char *n = realloc(x->body, cap);
-    if (!n) return -1;
-    x->body = n;
-    x->body_cap = cap;
-  }
+  char *grown = gf_grow(x->body, &x->body_cap, x->body_len + len + 1, 1, 16384);
+  if (!grown) return -1;
+  x->body = grown;
   memcpy(x->body + x->body_len, buf, len);
   x->body_len += len;
   return 0;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "gfgrow.h"
 
 void gf_jbuf_free(gf_jbuf *b)
 {
@@ -16,16 +17,10 @@ void gf_jbuf_free(gf_jbuf *b)
 
 int gf_jbuf_reserve(gf_jbuf *b, size_t n)
 {
-  if (b->cap - b->len >= n) return 0;
-  size_t cap = b->cap ? b->cap : 256;
-  while (cap - b->len < n) {
-    if (cap > SIZE_MAX / 2) return -1;
-    cap *= 2;
-  }
-  char *p = realloc(b->data, cap);
+  if (n > SIZE_MAX - b->len) return -1;
+  char *p = gf_grow(b->data, &b->cap, b->len + n, 1, 256);
   if (!p) return -1;
   b->data = p;
-  b->cap = cap;
   return 0;
 }
 
@@ -85,7 +80,6 @@ int gf_jbuf_add_integer(gf_jbuf *b, long long v)
   if (v < 0) *--p = '-';
   return gf_jbuf_add(b, p, (size_t)(end - p));
 }
-
 
 size_t gf_json_utf8(char out[4], uint32_t cp)
 {

@@ -38,6 +38,16 @@ function M.client(opts)
   return setmetatable({ _c = c, endpoint = c.endpoint, region = c.region }, Client)
 end
 
+-- A topic's or subscription's attributes {k = v} as Attributes.entry.N.{key,value} in p.
+local function add_attribute_entries(p, attrs)
+  local i = 0
+  for k, v in pairs(attrs or {}) do
+    i = i + 1
+    p[("Attributes.entry.%d.key"):format(i)] = k
+    p[("Attributes.entry.%d.value"):format(i)] = tostring(v)
+  end
+end
+
 local function check_str(v, n, fname, what)
   if type(v) ~= "string" or v == "" then
     error(("bad argument #%d to '%s' (%s expected, got %s)"):format(n, fname, what, type(v)), 3)
@@ -168,12 +178,7 @@ end
 function Client:create_topic(name, attrs)
   check_str(name, 1, "create_topic", "string")
   local p = { Name = name }
-  local i = 0
-  for k, v in pairs(attrs or {}) do
-    i = i + 1
-    p[("Attributes.entry.%d.key"):format(i)] = k
-    p[("Attributes.entry.%d.value"):format(i)] = tostring(v)
-  end
+  add_attribute_entries(p, attrs)
   local r, msg, code = self._c:call("CreateTopic", p, { op = "sns.create_topic", resource = name })
   if not r then return nil, msg, code end
   return r.TopicArn
@@ -192,12 +197,7 @@ function Client:subscribe(topic, protocol, endpoint, attrs)
   check_str(endpoint, 3, "subscribe", "endpoint")
   local p = { TopicArn = topic, Protocol = protocol, Endpoint = endpoint,
     ReturnSubscriptionArn = true }
-  local i = 0
-  for k, v in pairs(attrs or {}) do
-    i = i + 1
-    p[("Attributes.entry.%d.key"):format(i)] = k
-    p[("Attributes.entry.%d.value"):format(i)] = tostring(v)
-  end
+  add_attribute_entries(p, attrs)
   local r, msg, code = self._c:call("Subscribe", p, { op = "sns.subscribe", resource = topic })
   if not r then return nil, msg, code end
   return r.SubscriptionArn

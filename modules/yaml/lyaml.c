@@ -8,6 +8,7 @@
 ** The parser and emitter live in userdata with __gc, so an error raised mid-way leaks nothing.
 */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include <lua.h>
 #include <yaml.h>
 
+#include "gfgrow.h"
 #include "yaml.h"
 
 #define MAX_DEPTH 1000
@@ -322,14 +324,9 @@ static int dumper_gc(lua_State *L)
 static int dm_write(void *ud, unsigned char *buf, size_t size)
 {
   dumper *d = ud;
-  if (d->cap - d->len < size) {
-    size_t cap = d->cap ? d->cap : 1024;
-    while (cap - d->len < size) cap *= 2;
-    char *p = realloc(d->data, cap);
-    if (!p) return 0;
-    d->data = p;
-    d->cap = cap;
-  }
+  char *p = size > SIZE_MAX - d->len ? NULL : gf_grow(d->data, &d->cap, d->len + size, 1, 1024);
+  if (!p) return 0;
+  d->data = p;
   memcpy(d->data + d->len, buf, size);
   d->len += size;
   return 1;

@@ -7,25 +7,9 @@ local faultserver = require("spec.support.faultserver")
 
 local srv, tmp
 
--- The server's /bytes content: byte i = (i*31+7) & 255, for i in [from, to).
-local function pattern(from, to)
-  local t = {}
-  for i = from, to - 1 do t[#t + 1] = string.char((i * 31 + 7) & 255) end
-  return table.concat(t)
-end
+local pattern, same = faultserver.pattern, faultserver.same_bytes
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function same(want, got, what)
-  if want == got then return end
-  error(("%s: %d bytes wanted, %s got"):format(what or "bytes", #want, got and #got or "nil"), 2)
-end
+local read = require("spec.support.files").read
 
 describe("gf.http download commits #integration", function()
   setup(function()

@@ -3,42 +3,15 @@ local http = require("gf.http")
 local task = require("gf.task")
 local paths = require("spec.support.paths")
 local faultserver = require("spec.support.faultserver")
+local files = require("spec.support.files")
 
 local srv, tmp
 local quiet = function() end
 local fast = { base = 0.01, max_delay = 0.05 }
 
--- The server's /bytes content: byte i = (i*31+7) & 255, for i in [from, to).
-local function pattern(from, to)
-  local t = {}
-  for i = from, to - 1 do t[#t + 1] = string.char((i * 31 + 7) & 255) end
-  return table.concat(t)
-end
+local pattern, same_bytes = faultserver.pattern, faultserver.same_bytes
 
--- Compare byte strings without dumping megabytes on failure.
-local function same_bytes(want, got, what)
-  if want == got then return end
-  local at = 1
-  if got then
-    while at <= #want and want:byte(at) == got:byte(at) do at = at + 1 end
-  end
-  error(("%s: %s bytes wanted, %s got, first difference at byte %d"):format(what or "bytes",
-    #want, got and #got or "nil", at), 2)
-end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, s)
-  local f = assert(io.open(path, "wb"))
-  f:write(s)
-  f:close()
-end
+local read, write = files.read, files.write
 
 local function id()
   return ("t%d"):format(math.random(1, 1 << 30))

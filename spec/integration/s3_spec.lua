@@ -7,19 +7,8 @@ local SERVERS = {
   { name = "fauxqs", endpoint = "http://127.0.0.1:19001", key = "test" },
 }
 
-local function write_file(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
-
-local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local d = f:read("a")
-  f:close()
-  return d
-end
+local files = require("spec.support.files")
+local write_file, read_file = files.write, files.read
 
 -- Deterministic pseudo-random bytes (xorshift), so a corrupted transfer cannot look right.
 local function bytes(n, seed)

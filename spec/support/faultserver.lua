@@ -5,6 +5,9 @@
 --   srv:hits(id) -> number             server-side hit counter for ?id=<id>
 --   srv:last(id) -> {lower-case name = value}   the last request's headers for that id
 --   srv:stop()                         kill it by PID
+--   fs.pattern(from, to) -> the bytes /bytes serves for [from, to): byte i = (i*31+7) & 255
+--   fs.same_bytes(want, got [, what])  raises (at the caller) naming the first differing byte,
+--                                      without dumping megabytes
 local paths = require("spec.support.paths")
 
 local M = {}
@@ -17,13 +20,7 @@ local function sleep(s)
   if ok then task.sleep(s) else os.execute("sleep " .. s) end
 end
 
-local function read_file(path)
-  local f = io.open(path, "r")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read_file = require("spec.support.files").read
 
 local function python()
   local f = io.open("/usr/bin/python3", "r")
@@ -87,6 +84,22 @@ function Server:stop()
     self.pid = nil
     os.execute(("rm -rf '%s'"):format(self.dir))
   end
+end
+
+function M.pattern(from, to)
+  local t = {}
+  for i = from, to - 1 do t[#t + 1] = string.char((i * 31 + 7) & 255) end
+  return table.concat(t)
+end
+
+function M.same_bytes(want, got, what)
+  if want == got then return end
+  local at = 1
+  if got then
+    while at <= #want and want:byte(at) == got:byte(at) do at = at + 1 end
+  end
+  error(("%s: %s bytes wanted, %s got, first difference at byte %d"):format(what or "bytes",
+    #want, got and #got or "nil", at), 2)
 end
 
 return M

@@ -8,11 +8,8 @@ local function shquote(s)
 end
 M.shquote = shquote
 
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return "" end
-  local s = f:read("a")
-  f:close()
+local function slurp(path) -- and remove it
+  local s = require("spec.support.files").read(path) or ""
   os.remove(path)
   return s
 end

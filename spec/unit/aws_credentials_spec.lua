@@ -29,11 +29,7 @@ local function failure(...)
   return r
 end
 
-local function write(path, text)
-  local f = assert(io.open(path, "w"))
-  f:write(text)
-  f:close()
-end
+local write = require("spec.support.files").write
 
 -- A fake gf.http.request: routes[i] = {method, pattern, fn(req) -> response | nil, msg, code}.
 local function fake_http(routes)

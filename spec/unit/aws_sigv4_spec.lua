@@ -5,12 +5,9 @@ local paths = require("spec.support.paths")
 
 local SUITE = paths.fixtures .. "/sigv4"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local files = require("spec.support.files")
+
+local function read(path) return assert(files.read(path), path) end
 
 local function list_cases()
   local p = io.popen("ls -1 " .. SUITE)

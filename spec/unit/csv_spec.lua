@@ -7,20 +7,10 @@ describe("gf.csv #unit", function()
   setup(function() tmp = paths.tmpdir() end)
   teardown(function() os.execute("rm -rf '" .. tmp .. "'") end)
 
-  local function write(name, text)
-    local path = tmp .. "/" .. name
-    local f = assert(io.open(path, "wb"))
-    f:write(text)
-    f:close()
-    return path
-  end
+  local files = require("spec.support.files")
+  local function write(name, text) return files.write(tmp .. "/" .. name, text) end
 
-  local function slurp(path)
-    local f = assert(io.open(path, "rb"))
-    local s = f:read("a")
-    f:close()
-    return s
-  end
+  local function slurp(path) return assert(files.read(path), path) end
 
   describe("reading", function()
     it("handles quotes, doubled quotes, embedded delimiters and line breaks", function()

@@ -250,10 +250,7 @@ describe("gf.grib #unit", function()
 
   describe("bad input", function()
     local function write(name, bytes)
-      local f = assert(io.open(tmp .. "/" .. name, "wb"))
-      f:write(bytes)
-      f:close()
-      return tmp .. "/" .. name
+      return require("spec.support.files").write(tmp .. "/" .. name, bytes)
     end
 
     it("reports reduced grids clearly", function()

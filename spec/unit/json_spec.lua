@@ -6,13 +6,8 @@ describe("gf.json #unit", function()
   setup(function() tmp = paths.tmpdir() end)
   teardown(function() os.execute("rm -rf '" .. tmp .. "'") end)
 
-  local function write(name, text)
-    local path = tmp .. "/" .. name
-    local f = assert(io.open(path, "wb"))
-    f:write(text)
-    f:close()
-    return path
-  end
+  local files = require("spec.support.files")
+  local function write(name, text) return files.write(tmp .. "/" .. name, text) end
 
   describe("decode", function()
     it("decodes every JSON type", function()

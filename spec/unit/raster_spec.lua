@@ -350,10 +350,7 @@ io.write(tostring(loaded()))
 
   describe("bad input", function()
     local function write(name, bytes)
-      local f = assert(io.open(tmp .. "/" .. name, "wb"))
-      f:write(bytes)
-      f:close()
-      return tmp .. "/" .. name
+      return require("spec.support.files").write(tmp .. "/" .. name, bytes)
     end
 
     it("returns nil, message, 'gdal' for empty, non-raster and missing files", function()

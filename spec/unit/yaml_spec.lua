@@ -7,13 +7,8 @@ describe("gf.yaml #unit", function()
   setup(function() tmp = paths.tmpdir() end)
   teardown(function() os.execute("rm -rf '" .. tmp .. "'") end)
 
-  local function write(name, text)
-    local path = tmp .. "/" .. name
-    local f = assert(io.open(path, "wb"))
-    f:write(text)
-    f:close()
-    return path
-  end
+  local files = require("spec.support.files")
+  local function write(name, text) return files.write(tmp .. "/" .. name, text) end
 
   describe("load", function()
     it("resolves plain scalars by the YAML 1.2 core schema", function()
