@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -67,16 +68,27 @@ static void write_part(gf_http_file *f)
   f->len = 0;
 }
 
-/* Dirty page-cache data of the whole system waiting for write-back, in KiB (-1: unknown). */
+/* Dirty page-cache data of the whole system waiting for write-back, in KiB (-1: unknown).
+   Read from /proc/meminfo at most every 200 ms: batches come hundreds a second, and the
+   figure only steers the choice below. Commits run on several worker threads, hence atomics. */
 static long long dirty_kib(void)
 {
+  static _Atomic long long cached = -1;
+  static _Atomic long long read_at_ms = -1000;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+  if (now - read_at_ms < 200) return cached;
   FILE *m = fopen("/proc/meminfo", "re");
-  if (!m) return -1;
-  char line[128];
   long long kib = -1;
-  while (fgets(line, sizeof line, m))
-    if (sscanf(line, "Dirty: %lld kB", &kib) == 1) break;
-  fclose(m);
+  if (m) {
+    char line[128];
+    while (fgets(line, sizeof line, m))
+      if (sscanf(line, "Dirty: %lld kB", &kib) == 1) break;
+    fclose(m);
+  }
+  cached = kib;
+  read_at_ms = now;
   return kib;
 }
 
@@ -189,7 +201,7 @@ static void sync_dir(gf_http_file **files, size_t n, size_t i)
   if (fd < 0 || (f->grouped ? syncfs(fd) : fsync(fd)) != 0) err = errno;
   if (fd >= 0) close(fd);
   if (err == 0 || err == EINVAL || err == EROFS) return; /* no directory fsync here */
-  for (size_t j = i; j < n; j++) { /* these renames are not known durable */
+  for (size_t j = i; j < n; j++) {                       /* these renames are not known durable */
     gf_http_file *g = files[j];
     if (g->sync && !g->failed && g->grouped == f->grouped &&
         (f->grouped ? g->dev == f->dev : same_dir(g, f))) {

@@ -415,8 +415,13 @@ local LIST_OPTS = { prefix = true, delimiter = true, match = true, limit = true,
 -- keys, so an element's text never holds markup, and <Contents> never nests.
 local gmatch, sfind = string.gmatch, string.find
 
+local LEAF = {} -- element name -> the pattern capturing its text
+for _, name in ipairs({ "Key", "ETag", "LastModified", "Prefix" }) do
+  LEAF[name] = "<" .. name .. ">(.-)</" .. name .. ">"
+end
+
 local function leaf(block, name)
-  local v = block:match("<" .. name .. ">(.-)</" .. name .. ">")
+  local v = block:match(LEAF[name])
   if v == nil then return nil end
   return xml.unescape(v)
 end
