@@ -201,7 +201,8 @@ static void sync_dir(gf_http_file **files, size_t n, size_t i)
   if (fd < 0 || (f->grouped ? syncfs(fd) : fsync(fd)) != 0) err = errno;
   if (fd >= 0) close(fd);
   if (err == 0 || err == EINVAL || err == EROFS) return; /* no directory fsync here */
-  for (size_t j = i; j < n; j++) {                       /* these renames are not known durable */
+  /* these renames are not known durable */
+  for (size_t j = i; j < n; j++) {
     gf_http_file *g = files[j];
     if (g->sync && !g->failed && g->grouped == f->grouped &&
         (f->grouped ? g->dev == f->dev : same_dir(g, f))) {
