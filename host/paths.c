@@ -107,7 +107,7 @@ void gf_paths_setup(lua_State *L, gf_host *h)
   luaL_Buffer b;
   lua_getglobal(L, "package");                                   /* [package] */
   luaL_buffinit(L, &b);
-  const char *dirs[] = {"scripts", "workflows", "config", ""};
+  const char *dirs[] = {"scripts", "lib", "workflows", "config", ""};
   for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
     const char *sep = *dirs[i] ? "/" : "";
     lua_pushfstring(L, "%s/%s%s?.lua;%s/%s%s?/init.lua;", h->root, dirs[i], sep, h->root,
