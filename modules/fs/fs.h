@@ -88,6 +88,16 @@ int gf_fs_remove_tree(const char *path);
 
 /* }====== */
 
+/* {====== locks (fslock.c) ====== */
+
+/* Opens (creating) path and takes an exclusive flock without waiting. 0 and *fd_out = the
+** descriptor that holds the lock; EWOULDBLOCK when another open file description holds it; else
+** an errno value. The lock lasts until gf_fs_unlock(fd) or the process ends. */
+int gf_fs_lock(const char *path, int *fd_out);
+void gf_fs_unlock(int fd);
+
+/* }====== */
+
 /* {====== matching (fsmatch.c) ====== */
 
 /*

@@ -50,6 +50,11 @@
 -- sha256(path) -> hex                    runs on the worker pool: many tasks hash in parallel while
 --                                       the loop stays free
 -- sha256_string(data) -> hex             inline
+-- lock(path) -> lock                     exclusive flock(2) on path (created), without waiting:
+--                                       nil, msg, "busy" while another process (or another
+--                                       lock() in this one) holds it. lock:unlock() releases it,
+--                                       as do <close>, garbage collection and the process ending
+--                                       (kill -9 included); lock:held() tells.
 local core = require("gf.fs.core")
 
 local M = {}
@@ -64,6 +69,7 @@ M.exists = core.exists
 M.sha256 = core.sha256
 M.sha256_string = core.sha256_string
 M.copy = core.copy
+M.lock = core.lock
 
 local function check_opts(fname, argn, opts, allowed)
   if opts == nil then return {} end

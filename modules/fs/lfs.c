@@ -16,6 +16,8 @@
 **   exists(path) -> boolean
 **   sha256(path) -> hex | nil, msg, code                           runs on the worker pool
 **   sha256_string(data) -> hex
+**   lock(path) -> lock | nil, msg, code   flock(LOCK_EX|LOCK_NB); code "busy" when held elsewhere;
+**                                         lock:unlock(), also on __close/__gc and at process exit
 **
 ** Codes: "not_found" (ENOENT, ENOTDIR), "io" (anything else). Messages: "fs.<op> <path>: <why>".
 ** Misuse (wrong types, NUL bytes in paths, modes out of range) raises.
@@ -34,6 +36,7 @@
 
 #define LIST_MT "gf.fs.list"
 #define BUF_MT "gf.fs.buffer"
+#define LOCK_MT "gf.fs.lock"
 
 static const char *code_of(int err)
 {
@@ -344,6 +347,38 @@ static int l_copy(lua_State *L)
 
 /* }====== */
 
+/* {====== lock ====== */
+
+static int lock_release(lua_State *L)
+{
+  int *fd = luaL_checkudata(L, 1, LOCK_MT);
+  gf_fs_unlock(*fd);
+  *fd = -1;
+  return 0;
+}
+
+static int lock_held(lua_State *L)
+{
+  int *fd = luaL_checkudata(L, 1, LOCK_MT);
+  lua_pushboolean(L, *fd >= 0);
+  return 1;
+}
+
+static int l_lock(lua_State *L)
+{
+  const char *path = check_path(L, 1);
+  int *fd = lua_newuserdatauv(L, sizeof(int), 0);
+  *fd = -1;
+  luaL_setmetatable(L, LOCK_MT);
+  int err = gf_fs_lock(path, fd);
+  if (err == EWOULDBLOCK)
+    return gf_fail(L, "busy", "fs.lock %s: held by another process", path);
+  if (err) return fail1(L, "lock", path, err);
+  return 1;
+}
+
+/* }====== */
+
 int luaopen_gf_fs_core(lua_State *L);
 
 int luaopen_gf_fs_core(lua_State *L)
@@ -358,7 +393,7 @@ int luaopen_gf_fs_core(lua_State *L)
       {"remove", l_remove},   {"remove_tree", l_remove_tree},
       {"stat", l_stat},       {"exists", l_exists},
       {"sha256", l_sha256},   {"sha256_string", l_sha256_string},
-      {NULL, NULL},
+      {"lock", l_lock},       {NULL, NULL},
   };
   if (luaL_newmetatable(L, LIST_MT)) {
     lua_pushcfunction(L, list_gc);
@@ -372,6 +407,19 @@ int luaopen_gf_fs_core(lua_State *L)
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, buf_gc);
     lua_setfield(L, -2, "__close");
+  }
+  lua_pop(L, 1);
+  if (luaL_newmetatable(L, LOCK_MT)) {
+    lua_pushcfunction(L, lock_release);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, lock_release);
+    lua_setfield(L, -2, "__close");
+    lua_newtable(L);
+    lua_pushcfunction(L, lock_release);
+    lua_setfield(L, -2, "unlock");
+    lua_pushcfunction(L, lock_held);
+    lua_setfield(L, -2, "held");
+    lua_setfield(L, -2, "__index");
   }
   lua_pop(L, 1);
   luaL_newlib(L, funcs);

@@ -10,7 +10,8 @@
 --   sink      function(text) for the live line (default: write to stderr, and keep the line
 --             below gf.log records with log.status)
 --   log       logger with .info(msg, fields) for log lines (default gf.log)
--- p:tick(n?, {failed = bool}?)   n (default 1) items done; failed = true counts them as failed
+-- p:tick(n?, {failed = bool, bytes = n}?)   n (default 1) items done; failed = true counts them
+--                                as failed; bytes adds to a byte count shown as MB/s (mb_s)
 -- p:set_total(n)                 set or change the total
 -- p:summary() -> {done=, failed=, total=, elapsed=, rate=}   rate in items per second (0 when
 --                                no time has passed)
@@ -104,7 +105,7 @@ function M.new(opts)
   return setmetatable({
     total = opts.total and math.tointeger(opts.total), label = opts.label or "items",
     interval = opts.interval or 5, redraw = opts.redraw or 0.1, clock = clock, tty = tty,
-    sink = opts.sink or stderr_sink, status = status, log = opts.log, done = 0, failed = 0, start = start,
+    sink = opts.sink or stderr_sink, status = status, log = opts.log, done = 0, failed = 0, bytes = 0, start = start,
     last_draw = nil, last_log = start, finished = nil,
   }, Progress)
 end
@@ -114,7 +115,7 @@ function Progress:summary()
   local elapsed = now - self.start
   local rate = elapsed > 0 and self.done / elapsed or 0
   return { done = self.done, failed = self.failed, total = self.total, elapsed = elapsed,
-    rate = rate }
+    rate = rate, bytes = self.bytes, mb_rate = elapsed > 0 and self.bytes / 1e6 / elapsed or 0 }
 end
 
 local function eta(self, s)
@@ -133,6 +134,7 @@ function Progress:line()
     parts[#parts + 1] = ("%d"):format(self.done)
   end
   parts[#parts + 1] = ("%.1f/s"):format(s.rate)
+  if self.bytes > 0 then parts[#parts + 1] = ("%.1f MB/s"):format(s.mb_rate) end
   local left = eta(self, s)
   if left and not self.finished then parts[#parts + 1] = "ETA " .. M.format_duration(left) end
   if self.finished then parts[#parts + 1] = "in " .. M.format_duration(s.elapsed) end
@@ -151,6 +153,7 @@ local function log_progress(self)
     done = self.done, total = self.total, failed = self.failed, rate = round(s.rate, 2),
     percent = self.total and self.total > 0 and round(100 * self.done / self.total, 1) or nil,
     eta_s = left and math.floor(left + 0.5) or nil,
+    mb_s = self.bytes > 0 and round(s.mb_rate, 2) or nil,
   })
 end
 
@@ -168,6 +171,12 @@ function Progress:tick(n, opts)
   end
   self.done = self.done + n
   if opts and opts.failed then self.failed = self.failed + n end
+  if opts and opts.bytes ~= nil then
+    if type(opts.bytes) ~= "number" or opts.bytes < 0 then
+      error("bad option 'bytes' to 'tick' (number >= 0 expected)", 2)
+    end
+    self.bytes = self.bytes + opts.bytes
+  end
   local now = self.clock()
   if self.tty then
     if not self.last_draw or now - self.last_draw >= self.redraw - 1e-9 then
@@ -195,7 +204,7 @@ function Progress:finish()
   else
     logger(self).info(self.label .. " finished", {
       done = s.done, failed = s.failed, total = s.total, elapsed_s = round(s.elapsed, 3),
-      rate = round(s.rate, 2),
+      rate = round(s.rate, 2), mb_s = self.bytes > 0 and round(s.mb_rate, 2) or nil,
     })
   end
   return s

@@ -40,6 +40,10 @@
 --                     resolution of the mask), tolerance (simplification in the raster's CRS
 --                     units; default one mask pixel). No valid pixel: nil, msg, "invalid_input"
 -- is_cog(info) -> boolean               GDAL's own COG layout check (LAYOUT=COG)
+-- cog_layout(path) -> details | nil, msg, code
+--                                       the TIFF structure of a local file checked with the rules
+--                                       of GDAL's validate_cloud_optimized_geotiff.py (full check);
+--                                       pure Lua, gf.raster.cog_layout
 -- gdal_path(url) -> string; gdal_config(aws, writing) -> table   (used by gf.grib too)
 --
 -- Statistics: stddev is the population standard deviation, skew the Fisher-Pearson coefficient
@@ -136,6 +140,10 @@ end
 function M.is_cog(info)
   return type(info) == "table" and type(info.image_structure) == "table"
     and info.image_structure.LAYOUT == "COG"
+end
+
+function M.cog_layout(path)
+  return require("gf.raster.cog_layout").check(path)
 end
 
 local COMPRESS = { LZW = true, DEFLATE = true, ZSTD = true, JPEG = true, NONE = true,
