@@ -89,11 +89,11 @@ function M.parse(text, name)
         if tif == "" then
           bad("empty image path")
         elseif not cog then
-          bad(("image %q does not end in .tif"):format(tif))
+          bad(("image '%s' does not end in .tif"):format(tif))
         elseif tif:find("%.%./") or tif:find("/%.%.$") or tif == ".." then
-          bad(("image %q leaves the input"):format(tif))
+          bad(("image '%s' leaves the input"):format(tif))
         elseif not bands or bands < 1 then
-          bad(("BANDS %q is not a positive integer"):format(bands_s))
+          bad(("BANDS '%s' is not a positive integer"):format(bands_s))
         else
           rows[#rows + 1] = { line = line, fields = row, tif = tif, bands = bands, cog = cog, jpg = jpg }
         end
