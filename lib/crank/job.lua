@@ -61,10 +61,12 @@ function M.claim(ctx)
           claims.index(store, ns, pk, { claim = node, run = ctx.run_id, raw = o.key })
           local ok, rmsg, rcode = input:rename(o.key, pk)
           if ok then
-            log.info("crank: claimed", { trigger = o.key, as = pk })
+            log.info("crank: claimed", { trigger = o.key, as = pk, run = ctx.run_id })
             mine[#mine + 1] = { key = pk, raw = o.key, claim = node }
           else
-            -- Gone (another run renamed it first) or not renamed: give the claim back.
+            -- Gone (another run renamed it first) or not renamed: remove a copy that may have
+            -- been made (the source is kept when a rename fails) and give the claim back.
+            if rcode ~= "not_found" then input:delete(pk) end
             claims.release(store, ns, node)
             log.warn("crank: rename failed; trigger left alone", { key = o.key, error = rmsg, code = rcode })
           end
