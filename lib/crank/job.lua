@@ -60,13 +60,16 @@ function M.claim(ctx)
         else
           claims.index(store, ns, pk, { claim = node, run = ctx.run_id, raw = o.key })
           local ok, rmsg, rcode = input:rename(o.key, pk)
+          if not ok and rcode ~= "not_found" and input:exists(o.key) == false and input:exists(pk) then
+            ok = true -- the copy is there and the source has gone: only the reply was lost
+          end
           if ok then
             log.info("crank: claimed", { trigger = o.key, as = pk, run = ctx.run_id })
             mine[#mine + 1] = { key = pk, raw = o.key, claim = node }
           else
             -- Gone (another run renamed it first) or not renamed: remove a copy that may have
             -- been made (the source is kept when a rename fails) and give the claim back.
-            if rcode ~= "not_found" then input:delete(pk) end
+            if rcode ~= "not_found" and input:exists(o.key) then input:delete(pk) end
             claims.release(store, ns, node)
             log.warn("crank: rename failed; trigger left alone", { key = o.key, error = rmsg, code = rcode })
           end

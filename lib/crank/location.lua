@@ -9,7 +9,8 @@
 --   loc:download(key, path) -> path        (a local location returns its own file instead)
 --   loc:upload(path, key, content_type) -> true
 --   loc:rename(src, dst) -> true           nil, msg, "not_found" when src has gone
---   loc:delete(key) -> true                loc:url(key) -> printable name
+--   loc:delete(key) -> true                loc:exists(key) -> bool
+--   loc:url(key) -> printable name
 -- Every failure is `nil, message, code`.
 local M = {}
 
@@ -92,6 +93,13 @@ function S3:rename(src, dst) return self.client:rename(self:url(src), self:url(d
 
 function S3:delete(key) return self.client:delete(self:url(key)) end
 
+function S3:exists(key)
+  local h, msg, code = self.client:head(self:url(key))
+  if h then return true end
+  if code == "not_found" then return false end
+  return nil, msg, code
+end
+
 -- }======
 
 -- {====== local directory ======
@@ -157,6 +165,8 @@ function Dir:rename(src, dst)
   -- rename(2) is atomic: of two processes renaming one file, one gets ENOENT.
   return require("gf.fs").rename(self:url(src), self:url(dst))
 end
+
+function Dir:exists(key) return require("gf.fs").exists(self:url(key)) end
 
 function Dir:delete(key)
   local ok, msg, code = require("gf.fs").remove(self:url(key))

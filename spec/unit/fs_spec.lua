@@ -410,6 +410,49 @@ describe("gf.fs #unit", function()
     end)
   end)
 
+  describe("lock", function()
+    it("is exclusive, tells whether it is held and is released by unlock and <close>", function()
+      local path = dir .. "/a.lock"
+      local a = assert(fs.lock(path))
+      assert.is_true(a:held())
+      local b, msg, code = fs.lock(path)
+      assert.is_nil(b)
+      assert.equal("busy", code)
+      assert.equal("fs.lock " .. path .. ": held by another process", msg)
+      a:unlock()
+      assert.is_false(a:held())
+      a:unlock() -- idempotent
+      do
+        local c <close> = assert(fs.lock(path))
+        assert.is_nil((fs.lock(path)))
+      end
+      assert.is_truthy(fs.lock(path))
+      local _, m2, c2 = fs.lock(dir .. "/no/such/dir/x.lock")
+      assert.equal("not_found", c2)
+      assert.matches("^fs%.lock ", m2)
+    end)
+
+    it("is held by another process until that process is killed with SIGKILL", function()
+      local path = dir .. "/b.lock"
+      local script = dir .. "/hold.lua"
+      assert(fs.write(script, ("local l = assert(require('gf.fs').lock(%q)); io.open(%q, 'w'):close(); "
+        .. "require('gf.task').sleep(30)"):format(path, dir .. "/ready")))
+      local exe = require("spec.support.paths").gfhost
+      local pid = tonumber(sh(("'%s' run '%s' >/dev/null 2>&1 & echo $!"):format(exe, script)))
+      for _ = 1, 200 do
+        if fs.exists(dir .. "/ready") then break end
+        sh("sleep 0.05")
+      end
+      local none, _, code = fs.lock(path)
+      assert.is_nil(none)
+      assert.equal("busy", code)
+      sh("kill -9 " .. pid .. "; sleep 0.2")
+      local l = assert(fs.lock(path))
+      assert.is_true(l:held())
+      l:unlock()
+    end)
+  end)
+
   describe("sha256", function()
     it("matches the known vectors", function()
       assert.equal("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
