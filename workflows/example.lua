@@ -1,6 +1,6 @@
 --- Example workflow: fan out over a CSV, retry, time out, hash on the worker pool, report.
 --
---   gfhost run example --param input=config/demo/stations.csv --param out=out/example
+--   gfhost run example --param input=config/example/stations.csv --param out=out/example
 --   gfhost run example --list                       # the task graph
 --   gfhost run example ... --rerun-failed           # give failed nodes fresh attempts
 --   gfhost dag example --out dag/                   # the same graph as HTCondor DAGMan files
@@ -30,7 +30,7 @@ wf:task {
   name = "stations",
   run = function(ctx)
     local csv = require("gf.csv")
-    local path = param(ctx, "input", "config/demo/stations.csv")
+    local path = param(ctx, "input", "config/example/stations.csv")
     local reader = assert(csv.reader(path, { header = true }))
     local list = {}
     for row, err in reader:rows() do

@@ -114,8 +114,12 @@ function Progress:summary()
   local now = self.finished or self.clock()
   local elapsed = now - self.start
   local rate = elapsed > 0 and self.done / elapsed or 0
-  return { done = self.done, failed = self.failed, total = self.total, elapsed = elapsed,
-    rate = rate, bytes = self.bytes, mb_rate = elapsed > 0 and self.bytes / 1e6 / elapsed or 0 }
+  local s = { done = self.done, failed = self.failed, total = self.total, elapsed = elapsed,
+    rate = rate }
+  if self.bytes > 0 then -- only once bytes were counted (tick's bytes option)
+    s.bytes, s.mb_rate = self.bytes, elapsed > 0 and self.bytes / 1e6 / elapsed or 0
+  end
+  return s
 end
 
 local function eta(self, s)
@@ -134,7 +138,7 @@ function Progress:line()
     parts[#parts + 1] = ("%d"):format(self.done)
   end
   parts[#parts + 1] = ("%.1f/s"):format(s.rate)
-  if self.bytes > 0 then parts[#parts + 1] = ("%.1f MB/s"):format(s.mb_rate) end
+  if s.mb_rate then parts[#parts + 1] = ("%.1f MB/s"):format(s.mb_rate) end
   local left = eta(self, s)
   if left and not self.finished then parts[#parts + 1] = "ETA " .. M.format_duration(left) end
   if self.finished then parts[#parts + 1] = "in " .. M.format_duration(s.elapsed) end
@@ -153,7 +157,7 @@ local function log_progress(self)
     done = self.done, total = self.total, failed = self.failed, rate = round(s.rate, 2),
     percent = self.total and self.total > 0 and round(100 * self.done / self.total, 1) or nil,
     eta_s = left and math.floor(left + 0.5) or nil,
-    mb_s = self.bytes > 0 and round(s.mb_rate, 2) or nil,
+    mb_s = s.mb_rate and round(s.mb_rate, 2) or nil,
   })
 end
 
@@ -204,7 +208,7 @@ function Progress:finish()
   else
     logger(self).info(self.label .. " finished", {
       done = s.done, failed = s.failed, total = s.total, elapsed_s = round(s.elapsed, 3),
-      rate = round(s.rate, 2), mb_s = self.bytes > 0 and round(s.mb_rate, 2) or nil,
+      rate = round(s.rate, 2), mb_s = s.mb_rate and round(s.mb_rate, 2) or nil,
     })
   end
   return s

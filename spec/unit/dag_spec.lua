@@ -87,7 +87,7 @@ describe("gfhost dag #unit", function()
   after_each(function() fs.remove_tree(dir) end)
 
   it("writes DAGMan files whose nodes, run in order, match the local executor", function()
-    local input = paths.root .. "/config/demo/stations.csv"
+    local input = paths.root .. "/config/example/stations.csv"
     -- Reference: the local executor.
     local r = run.gfhost({ "run", "example", "--state", dir .. "/local.db", "--param", "out=" .. dir .. "/local",
       "--param", "input=" .. input })
@@ -156,7 +156,7 @@ describe("gfhost dag #unit", function()
   end)
 
   it("the POST check fails when a node did not complete", function()
-    local input = paths.root .. "/config/demo/stations.csv"
+    local input = paths.root .. "/config/example/stations.csv"
     local common = { "--state", dir .. "/s.db", "--param", "out=" .. dir .. "/o", "--param", "input=" .. input }
     local r = run.gfhost({ "dag", "example", "--out", dir .. "/dag", table.unpack(common) })
     assert.equal(0, r.code, r.stderr)

@@ -123,7 +123,7 @@ describe("gfhost executable #unit", function()
   it("lists scripts with their descriptions", function()
     local r = run.gfhost({ "list" })
     assert.equal(0, r.code)
-    assert.matches("demo%s+%S", r.stdout)
+    assert.matches("crank%s+%S", r.stdout)
   end)
 
   it("prints gfhost and library versions", function()

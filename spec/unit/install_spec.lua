@@ -24,7 +24,7 @@ describe("installed gfhost #unit", function()
       return out
     end
     local out = sh(q(exe) .. " list")
-    assert.matches("demo%s+Demo job", out)
+    assert.matches("crank%s+crank: CSV triggers", out)
     assert.matches("rc=0", out)
     local script = prefix .. "/probe.lua"
     assert(fs.write(script, [[
