@@ -276,59 +276,74 @@ local beat = task.spawn(function()
 end)
 
 local meter = require("crank.meter")
-local totals = { runs = 0, completed = 0, reused = 0, failed = 0, images = 0, processed = 0, rows_failed = 0 }
+local totals = { runs = 0 }
 local exit = 0
-for _, id in ipairs(order) do
-  local summary
-  if opts.dag then
-    local dir = opts.dag .. "/" .. id
-    local path, n = require("gf.flow.dag").write(wf, { out = dir, run_id = id, params = params,
-      state = state_spec, gfhost = host.exe(), store = store })
-    if not path then host.fail(n, 1) end
-    local rec = store:get_node(id, "claim")
-    local claimed = rec and rec.output or {}
-    io.stdout:write(("crank: %s: %d triggers, %d images, %d nodes (condor_submit_dag %s)\n"):format(
-      id, #(claimed.triggers or {}), #(claimed.images or {}), n, path))
-  else
-    meter.start(0)
-    if opts.executor == "sqs" then
-      summary = require("gf.flow.coordinator").run(wf, { params = params, run_id = id, store = store,
-        client = require("gf.sqs").client({ endpoint = opts.endpoint_url, region = opts.region }),
-        queue = opts.queue, poll = opts.poll, workflow_ref = "crank" })
+
+local function run_all()
+  for _, id in ipairs(order) do
+    local summary
+    if opts.dag then
+      local dir = opts.dag .. "/" .. id
+      local path, n = require("gf.flow.dag").write(wf, { out = dir, run_id = id, params = params,
+        state = state_spec, gfhost = host.exe(), store = store })
+      if not path then host.fail(n, 1) end
+      local rec = store:get_node(id, "claim")
+      local claimed = rec and rec.output or {}
+      io.stdout:write(("crank: %s: %d triggers, %d images, %d nodes (condor_submit_dag %s)\n"):format(
+        id, #(claimed.triggers or {}), #(claimed.images or {}), n, path))
     else
-      summary = runner.run(wf, { params = params, run_id = id, store = store, progress = false,
-        concurrency = opts.concurrency or 2 * cores() })
-    end
-    local m = meter.finish()
-    local rec = store:get_node(id, "claim")
-    local claimed = rec and rec.status == "completed" and rec.output or { triggers = {}, images = {} }
-    local final = store:get_node(id, "report")
-    local rep = final and final.output
-    local rows_bad = 0
-    for _, t in ipairs(claimed.triggers or {}) do rows_bad = rows_bad + #(t.malformed or {}) end
-    local img_failed = 0
-    for node, r in pairs(summary.nodes) do
-      if node:match("^image%[") and r.status == "failed" then img_failed = img_failed + 1 end
-    end
-    if #(claimed.triggers or {}) > 0 or not summary.ok then
-      totals.runs = totals.runs + 1
-      io.stdout:write(("crank: run %s: %d triggers, %d images: %d converted (%d reused), %d failed, %d malformed rows%s\n"):format(
-        id, #(claimed.triggers or {}), #(claimed.images or {}), #(claimed.images or {}) - img_failed,
-        summary.reused > 0 and summary.reused - 1 or 0, img_failed, rows_bad,
-        m and m.bytes > 0 and (", %.1f MB/s"):format(m.mb_rate) or ""))
-      if final and final.status == "failed" then io.stdout:write("crank: ", tostring(final.error), "\n") end
-      if rep and type(rep) == "table" then
-        for _, r in ipairs(rep.reports or {}) do io.stdout:write("crank: report ", r, "\n") end
+      meter.start(0)
+      local reused = 0 -- images a previous attempt of this run completed
+      for _, rec in ipairs(store:list_nodes(id) or {}) do
+        if rec.node:match("^image%[") and rec.status == "completed" then reused = reused + 1 end
       end
+      if opts.executor == "sqs" then
+        summary = require("gf.flow.coordinator").run(wf, { params = params, run_id = id, store = store,
+          client = require("gf.sqs").client({ endpoint = opts.endpoint_url, region = opts.region }),
+          queue = opts.queue, poll = opts.poll, workflow_ref = "crank" })
+      else
+        summary = runner.run(wf, { params = params, run_id = id, store = store, progress = false,
+          concurrency = opts.concurrency or 2 * cores() })
+      end
+      local m = meter.finish()
+      local rec = store:get_node(id, "claim")
+      local claimed = rec and rec.status == "completed" and rec.output or { triggers = {}, images = {} }
+      local final = store:get_node(id, "report")
+      local rep = final and final.output
+      local rows_bad = 0
+      for _, t in ipairs(claimed.triggers or {}) do rows_bad = rows_bad + #(t.malformed or {}) end
+      local img_failed = 0
+      for node, r in pairs(summary.nodes) do
+        if node:match("^image%[") and r.status == "failed" then img_failed = img_failed + 1 end
+      end
+      if #(claimed.triggers or {}) > 0 or not summary.ok then
+        totals.runs = totals.runs + 1
+        io.stdout:write(("crank: run %s: %d triggers, %d images: %d converted (%d reused), %d failed, %d malformed rows%s\n"):format(
+          id, #(claimed.triggers or {}), #(claimed.images or {}), #(claimed.images or {}) - img_failed,
+          reused, img_failed, rows_bad,
+          m and m.mb_rate and (", %.1f MB/s"):format(m.mb_rate) or ""))
+        local claim_rec = summary.nodes.claim
+        if claim_rec and claim_rec.status ~= "completed" then
+          io.stdout:write("crank: claim failed: ", tostring(claim_rec.error), "\n")
+        end
+        if final and final.status == "failed" then io.stdout:write("crank: ", tostring(final.error), "\n") end
+        if rep and type(rep) == "table" then
+          for _, r in ipairs(rep.reports or {}) do io.stdout:write("crank: report ", r, "\n") end
+        end
+      end
+      for _, b in ipairs(summary.bugs) do io.stderr:write("gfhost: ", b, "\n") end
+      if not summary.ok then exit = 1 end
+      if task.interrupted() then exit = 130 break end
     end
-    for _, b in ipairs(summary.bugs) do io.stderr:write("gfhost: ", b, "\n") end
-    if not summary.ok then exit = 1 end
-    if task.interrupted() then exit = 130 break end
   end
 end
+
+-- Whatever happens, stop renewing the claims before the process ends.
+local ok, err = pcall(run_all)
 done = true
 task.cancel(beat)
 pcall(task.wait, beat)
+if not ok then error(err, 0) end
 store:close()
 if not opts.dag and totals.runs == 0 then
   io.stdout:write(("crank: no triggers matching %s in %s\n"):format(opts.pattern, opts.input))

@@ -315,4 +315,33 @@ describe("crank on s3rver #integration", function()
     end
     assert.are.equal("d/1band.tif,1\r\nd/6band.tif,6\r\n", (c:get(input .. "/" .. processed)))
   end)
+  it("runs its image nodes on gfhost workers with --executor sqs (fauxqs)", function()
+    local sqs = require("gf.sqs")
+    local qc = sqs.client({ endpoint = "http://127.0.0.1:19001", region = "us-east-1",
+      credentials = { access_key = "test", secret_key = "test" } })
+    local queue = assert(qc:create_queue("crank-" .. servers.uid()))
+    put_file("q/1band.tif", imgs["1band"])
+    put_file("q/3band.tif", imgs["3band"])
+    put("q/sqs_raw.csv", "q/1band.tif,1\nq/3band.tif,3\n")
+    local env = "env AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 "
+    local w = { run.shquote(paths.gfhost), "worker", "--queue", run.shquote(queue), "--state",
+      run.shquote(dir .. "/state.db"), "--wait", "1", "--idle-exit", "4", "--endpoint-url", "http://127.0.0.1:19001" }
+    os.execute(env .. table.concat(w, " ") .. (" >%s/w.out 2>%s/w.err </dev/null & echo $! >%s/w.pid"):format(dir, dir, dir))
+    local r = run.gfhost({ "run", "crank", table.unpack(args({ "--executor", "sqs", "--queue", queue,
+      "--endpoint-url", "http://127.0.0.1:19001", "--poll", "0.2" })) },
+      { env = { AWS_ACCESS_KEY_ID = "test", AWS_SECRET_ACCESS_KEY = "test", AWS_DEFAULT_REGION = "us-east-1" } })
+    os.execute("kill " .. (fs.read(dir .. "/w.pid") or ""):gsub("%s", "") .. " 2>/dev/null")
+    qc:delete_queue(queue)
+    assert.are.equal(0, r.code, r.stdout .. r.stderr .. (fs.read(dir .. "/w.err") or ""))
+    assert.matches("1 triggers, 2 images: 2 converted", r.stdout)
+    local outs = crank.keys(c, output)
+    for _, k in ipairs({ "q/1band.tif", "q/1band.jpg", "q/3band.tif", "q/3band.jpg" }) do assert.is_truthy(outs[k], k) end
+    local ins = crank.keys(c, input)
+    local processed
+    for k in pairs(ins) do
+      assert.is_falsy(k:match("processing") or k:match("raw%.csv$"), k)
+      if k:match("^q/sqs_processed%-") then processed = k end
+    end
+    assert.are.equal("q/1band.tif,1\r\nq/3band.tif,3\r\n", (c:get(input .. "/" .. processed)))
+  end)
 end)
