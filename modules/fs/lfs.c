@@ -371,8 +371,7 @@ static int l_lock(lua_State *L)
   *fd = -1;
   luaL_setmetatable(L, LOCK_MT);
   int err = gf_fs_lock(path, fd);
-  if (err == EWOULDBLOCK)
-    return gf_fail(L, "busy", "fs.lock %s: held by another process", path);
+  if (err == EWOULDBLOCK) return gf_fail(L, "busy", "fs.lock %s: held by another process", path);
   if (err) return fail1(L, "lock", path, err);
   return 1;
 }
