@@ -344,4 +344,41 @@ describe("crank on s3rver #integration", function()
     end
     assert.are.equal("q/1band.tif,1\r\nq/3band.tif,3\r\n", (c:get(input .. "/" .. processed)))
   end)
+  it("two cron hosts sharing only a DynamoDB state (dynalite) claim each trigger once", function()
+    local tname = "crank-claims-" .. servers.uid()
+    local st = assert(require("gf.state").open({ backend = "dynamodb", table = tname,
+      endpoint = "http://127.0.0.1:19002", region = "us-east-1",
+      credentials = { access_key = "test", secret_key = "test" }, create = true }))
+    st:close()
+    local spec = ("dynamodb://%s?endpoint=http%%3A%%2F%%2F127.0.0.1%%3A19002&region=us-east-1"):format(tname)
+    local small = dir .. "/small.tif"
+    assert(crank.sh(("gdal_translate -q -outsize 64 64 %s %s"):format(run.shquote(imgs["1band"]), run.shquote(small))))
+    put_file("img/small.tif", small)
+    for i = 1, 4 do put(("ddb/t%d_raw.csv"):format(i), "img/small.tif,1\n") end
+    local function cmd(tag)
+      local a = { "env", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", run.shquote(paths.gfhost),
+        "run", "crank", "--input", input, "--output", output, "--state", run.shquote(spec),
+        "--lock-dir", dir .. "/host" .. tag }
+      for _, v in ipairs(keyargs) do a[#a + 1] = run.shquote(v) end
+      assert(fs.mkdir_p(dir .. "/host" .. tag))
+      return table.concat(a, " ") .. (" >%s/%s.out 2>%s/%s.err </dev/null"):format(dir, tag, dir, tag)
+    end
+    os.execute(cmd("a") .. " & " .. cmd("b") .. " & wait")
+    local count, n = {}, 0
+    local logs = ""
+    for _, tag in ipairs({ "a", "b" }) do
+      local err = fs.read(dir .. "/" .. tag .. ".err") or ""
+      logs = logs .. "\n--- " .. tag .. "\n" .. (fs.read(dir .. "/" .. tag .. ".out") or "") .. err
+      for _, cl in ipairs(claimed(err)) do count[cl.trigger] = (count[cl.trigger] or 0) + 1; n = n + 1 end
+    end
+    assert.are.equal(4, n, logs)
+    for i = 1, 4 do assert.are.equal(1, count[("ddb/t%d_raw.csv"):format(i)], logs) end
+    local ins = crank.keys(c, input)
+    local reports = 0
+    for k in pairs(ins) do
+      assert.is_falsy(k:match("processing"), k .. logs)
+      if k:match("^ddb/t%d_processed%-") then reports = reports + 1 end
+    end
+    assert.are.equal(4, reports, logs)
+  end)
 end)
