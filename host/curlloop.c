@@ -34,10 +34,10 @@ struct curl_sock {
 typedef struct curl_loop {
   gf_loop *loop;
   CURLM *multi;
-  int running;       /* easy handles attached */
-  gf_timer timeout;  /* libcurl's timer (in the loop's heap while due_ms >= 0) */
-  gf_timer tick;     /* the once-a-second turn for every transfer */
-  curl_sock *socks;  /* every watched socket */
+  int running;      /* easy handles attached */
+  gf_timer timeout; /* libcurl's timer (in the loop's heap while due_ms >= 0) */
+  gf_timer tick;    /* the once-a-second turn for every transfer */
+  curl_sock *socks; /* every watched socket */
 } curl_loop;
 
 typedef struct gf_curlop {
@@ -90,8 +90,10 @@ static void on_io(gf_loop *loop, gf_watch *w, int events)
 static void free_sock(curl_loop *cl, curl_sock *cs)
 {
   gf_watch_stop(cl->loop, &cs->w);
-  if (cs->prev) cs->prev->next = cs->next;
-  else cl->socks = cs->next;
+  if (cs->prev)
+    cs->prev->next = cs->next;
+  else
+    cl->socks = cs->next;
   if (cs->next) cs->next->prev = cs->prev;
   free(cs);
 }

@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 int64_t gf_now_ms(void)
 {
   struct timespec ts;
@@ -73,8 +72,10 @@ void gf_loop_post(gf_loop *loop, gf_op *op)
 {
   pthread_mutex_lock(&loop->done_mu);
   op->next = NULL;
-  if (loop->done_tail) loop->done_tail->next = op;
-  else loop->done_head = op;
+  if (loop->done_tail)
+    loop->done_tail->next = op;
+  else
+    loop->done_head = op;
   loop->done_tail = op;
   pthread_mutex_unlock(&loop->done_mu);
   gf_loop_wake(loop);
@@ -188,8 +189,10 @@ int gf_watch_start(gf_loop *loop, gf_watch *w, int events)
   int op = w->events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
   if (epoll_ctl(loop->epfd, op, w->fd, &ev) != 0) {
     /* a descriptor closed while watched left the set: add it afresh */
-    if (op == EPOLL_CTL_MOD && errno == ENOENT) op = EPOLL_CTL_ADD;
-    else return -errno;
+    if (op == EPOLL_CTL_MOD && errno == ENOENT)
+      op = EPOLL_CTL_ADD;
+    else
+      return -errno;
     if (epoll_ctl(loop->epfd, op, w->fd, &ev) != 0) return -errno;
   }
   if (!w->events && w->ref) loop->watch_refs++;

@@ -18,13 +18,13 @@ typedef struct gf_loop gf_loop;
 /* Something a task waits for. Embedded as the first member of each kind of operation. */
 typedef struct gf_op gf_op;
 struct gf_op {
-  struct gf_task *task;                /* the parked task, or NULL for a synchronous waiter */
-  int done;                            /* set by the loop when the result is ready */
-  int orphan;                          /* its waiter is gone: release when done */
-  int (*push)(void *L, gf_op *op);     /* push results (lua_State *), return count */
-  void (*release)(gf_op *op);          /* free; exactly once */
-  void (*cancel)(gf_op *op);           /* stop it now if possible (then it is released) */
-  gf_op *next;                         /* completion queue link */
+  struct gf_task *task;            /* the parked task, or NULL for a synchronous waiter */
+  int done;                        /* set by the loop when the result is ready */
+  int orphan;                      /* its waiter is gone: release when done */
+  int (*push)(void *L, gf_op *op); /* push results (lua_State *), return count */
+  void (*release)(gf_op *op);      /* free; exactly once */
+  void (*cancel)(gf_op *op);       /* stop it now if possible (then it is released) */
+  gf_op *next;                     /* completion queue link */
 };
 
 /* A timer completes its op when due, or, with fire set, calls fire instead (a C event source). */
@@ -47,9 +47,9 @@ typedef void (*gf_watch_fn)(gf_loop *loop, gf_watch *w, int events);
 
 struct gf_watch {
   int fd;
-  int events;       /* GF_IO_READ and/or GF_IO_WRITE while started; 0 when stopped */
-  int oneshot;      /* stopped before its callback runs */
-  int ref;          /* counts as pending work (a task waits on it): see gf_loop_pending */
+  int events;  /* GF_IO_READ and/or GF_IO_WRITE while started; 0 when stopped */
+  int oneshot; /* stopped before its callback runs */
+  int ref;     /* counts as pending work (a task waits on it): see gf_loop_pending */
   gf_watch_fn cb;
   void *data;       /* the source's own */
   const char *name; /* what runs, for GFHOST_STALL_MS reports */
@@ -66,14 +66,14 @@ void gf_watch_stop(gf_loop *loop, gf_watch *w);
 #define GF_LOOP_MAX_EVENTS 64
 
 struct gf_loop {
-  int epfd;                    /* every started watcher and the wake-up pipe */
+  int epfd; /* every started watcher and the wake-up pipe */
   int wake_rd, wake_wr;
-  int jobs_running;            /* worker jobs not yet completed */
-  int refs;                    /* work in flight that sources announced (gf_loop_ref) */
-  int watch_refs;              /* started watchers with ref set */
-  pthread_mutex_t done_mu;     /* guards done_head/done_tail (written by workers) */
+  int jobs_running;        /* worker jobs not yet completed */
+  int refs;                /* work in flight that sources announced (gf_loop_ref) */
+  int watch_refs;          /* started watchers with ref set */
+  pthread_mutex_t done_mu; /* guards done_head/done_tail (written by workers) */
   gf_op *done_head, *done_tail;
-  gf_timer **timers;           /* min-heap on due_ms */
+  gf_timer **timers; /* min-heap on due_ms */
   size_t ntimers, cap_timers;
   void (*on_ready)(void *ctx, struct gf_task *t);
   void *ctx;

@@ -47,8 +47,9 @@ static int t_suspend(lua_State *L)
 {
   gf_task *t = gf_task_of(L);
   if (!t || t->co != L || !lua_isyieldable(L))
-    return luaL_error(L, "gf.task: cannot wait here (not inside a task, or inside a plain "
-                         "coroutine or metamethod)");
+    return luaL_error(L,
+                      "gf.task: cannot wait here (not inside a task, or inside a plain "
+                      "coroutine or metamethod)");
   gf_check_wait(L);
   t->state = GF_TASK_SUSPENDED;
   return lua_yieldk(L, 0, lua_gettop(L), suspend_continue);
@@ -165,7 +166,8 @@ static int t_cancelled(lua_State *L)
   return 1;
 }
 
-/* wait_fd(fd, "r" | "w" | "rw" [, timeout]) -> events (1 read, 2 write, 4 error) | nil, msg, "timeout" */
+/* wait_fd(fd, "r" | "w" | "rw" [, timeout]) -> events (1 read, 2 write, 4 error) | nil, msg,
+ * "timeout" */
 static int t_wait_fd(lua_State *L)
 {
   int fd = (int)luaL_checkinteger(L, 1);
@@ -191,13 +193,19 @@ static int t_count(lua_State *L)
 
 int luaopen_gf_task_core(lua_State *L)
 {
-  static const luaL_Reg funcs[] = {
-      {"spawn", t_spawn},     {"suspend", t_suspend},         {"wake", t_wake},
-      {"sleep", t_sleep},     {"yield", t_yield},             {"current", t_current},
-      {"interrupted", t_interrupted}, {"workers", t_workers}, {"count", t_count},
-      {"cancel", t_cancel},   {"cancelled", t_cancelled},
-      {"wait_fd", t_wait_fd},
-      {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"spawn", t_spawn},
+                                   {"suspend", t_suspend},
+                                   {"wake", t_wake},
+                                   {"sleep", t_sleep},
+                                   {"yield", t_yield},
+                                   {"current", t_current},
+                                   {"interrupted", t_interrupted},
+                                   {"workers", t_workers},
+                                   {"count", t_count},
+                                   {"cancel", t_cancel},
+                                   {"cancelled", t_cancelled},
+                                   {"wait_fd", t_wait_fd},
+                                   {NULL, NULL}};
   luaL_newlib(L, funcs);
   return 1;
 }

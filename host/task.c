@@ -31,8 +31,10 @@ static void link_task(gf_host *h, gf_task *t)
 
 static void unlink_task(gf_host *h, gf_task *t)
 {
-  if (t->prev) t->prev->next = t->next;
-  else h->tasks = t->next;
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    h->tasks = t->next;
   if (t->next) t->next->prev = t->prev;
   h->ntasks--;
 }
@@ -42,8 +44,10 @@ void gf_task_ready(gf_host *h, gf_task *t)
   if (t->state == GF_TASK_READY || t->state == GF_TASK_DONE) return;
   t->state = GF_TASK_READY;
   t->next_ready = NULL;
-  if (h->ready_tail) h->ready_tail->next_ready = t;
-  else h->ready_head = t;
+  if (h->ready_tail)
+    h->ready_tail->next_ready = t;
+  else
+    h->ready_head = t;
   h->ready_tail = t;
 }
 
@@ -57,11 +61,11 @@ gf_task *gf_task_spawn(gf_host *h, lua_State *L, int nargs)
   luaL_checkstack(L, 2, NULL);
   gf_task *t = calloc(1, sizeof *t);
   if (!t) luaL_error(L, "not enough memory");
-  lua_State *co = lua_newthread(L);              /* [fn args... co] */
+  lua_State *co = lua_newthread(L); /* [fn args... co] */
   *(gf_task **)lua_getextraspace(co) = t;
   t->co = co;
-  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);       /* [fn args...] */
-  lua_xmove(L, co, nargs + 1);                   /* co: [fn args...] */
+  t->ref = luaL_ref(L, LUA_REGISTRYINDEX); /* [fn args...] */
+  lua_xmove(L, co, nargs + 1);             /* co: [fn args...] */
   t->nargs = nargs;
   t->state = GF_TASK_SUSPENDED;
   if (h->loop.stall_ms > 0) {
@@ -81,9 +85,12 @@ static void finish_task(gf_host *h, gf_task *t, int status)
     h->main_done = 1;
     if (status == LUA_OK) {
       int n = lua_gettop(t->co);
-      if (n > 0 && lua_isinteger(t->co, 1)) h->exit_code = (int)lua_tointeger(t->co, 1);
-      else if (n > 0 && lua_isboolean(t->co, 1) && !lua_toboolean(t->co, 1)) h->exit_code = 1;
-      else h->exit_code = 0;
+      if (n > 0 && lua_isinteger(t->co, 1))
+        h->exit_code = (int)lua_tointeger(t->co, 1);
+      else if (n > 0 && lua_isboolean(t->co, 1) && !lua_toboolean(t->co, 1))
+        h->exit_code = 1;
+      else
+        h->exit_code = 0;
     } else {
       gf_report(h, t->co, status);
       h->exit_code = gf_error_exit_code(t->co, -1);
@@ -167,7 +174,8 @@ static int grace_left_ms(gf_host *h)
   }
   int64_t left = h->grace_end_ms - gf_now_ms();
   if (left <= 0) {
-    fprintf(stderr, "gfhost: interrupted: %d task(s) still running after the grace period of %g s\n",
+    fprintf(stderr,
+            "gfhost: interrupted: %d task(s) still running after the grace period of %g s\n",
             h->ntasks, h->grace_ms / 1000.0);
     fflush(NULL);
     _exit(130);
@@ -233,9 +241,12 @@ static void check_or_cancel(lua_State *L, gf_op *op)
   int refuse = (t && t->cancelled && !t->cancel_seen) ||
                (h->interrupted && h->cancelling && gf_now_ms() >= h->grace_end_ms);
   if (!refuse) return;
-  if (op->cancel) op->cancel(op);
-  else if (op->done) op->release(op);
-  else op->orphan = 1;
+  if (op->cancel)
+    op->cancel(op);
+  else if (op->done)
+    op->release(op);
+  else
+    op->orphan = 1;
   gf_check_wait(L); /* raises */
 }
 
@@ -273,8 +284,10 @@ static void on_stall(void *ctx, int64_t ms, const char *what)
   strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
   const char *fmt = getenv("GFHOST_LOG_FORMAT");
   if (fmt && strcmp(fmt, "json") == 0)
-    fprintf(stderr, "{\"time\":\"%s\",\"level\":\"warn\",\"msg\":\"loop stalled\",\"ms\":%lld,"
-                    "\"in\":\"%s\"}\n", stamp, (long long)ms, what);
+    fprintf(stderr,
+            "{\"time\":\"%s\",\"level\":\"warn\",\"msg\":\"loop stalled\",\"ms\":%lld,"
+            "\"in\":\"%s\"}\n",
+            stamp, (long long)ms, what);
   else
     fprintf(stderr, "%s WARN loop: stalled %lld ms in %s\n", stamp, (long long)ms, what);
 }
