@@ -35,7 +35,7 @@ wf:task {
   foreach = function(ctx) return ctx.output.claim.images end,
   key = function(item) return item.id end,
   retries = 3,
-  backoff = 0.5,
+  backoff = 0.25,
   timeout = 3600,
   run = function(ctx, item) return require("crank.job").image(ctx, item) end,
 }
