@@ -138,8 +138,8 @@ function M.report(ctx, outcomes)
       r.bad[#r.bad + 1] = { line = img.line, fields = fields }
     end
   end
-  local store = store_of(p)
-  local ns = claims.namespace(p.input)
+  local store -- opened once a trigger is done: a busy state file must not keep a report from
+  local ns = claims.namespace(p.input) -- being written or a processing file from going
   local counts = { processed = 0, failed = 0, reports = {} }
   for _, t in ipairs(claimed.triggers) do
     local r = by_csv[t.key]
@@ -165,9 +165,17 @@ function M.report(ctx, outcomes)
     counts.processed, counts.failed = counts.processed + #r.ok, counts.failed + #r.bad
     local ok, msg = input:delete(t.key)
     if not ok then error(("delete %s: %s"):format(input:url(t.key), tostring(msg)), 0) end
-    if t.claim then claims.finish(store, ns, t.claim, { run = ctx.run_id, processing = t.key }) end
+    if t.claim then
+      -- The trigger is done; its claim record only guards against a late duplicate claim, and
+      -- a record left running simply expires after --stale.
+      local ok_state, serr = pcall(function()
+        store = store or store_of(p)
+        claims.finish(store, ns, t.claim, { run = ctx.run_id, processing = t.key })
+      end)
+      if not ok_state then log.warn("crank: claim record not completed", { claim = t.claim, error = tostring(serr) }) end
+    end
   end
-  store:close()
+  if store then store:close() end
   if counts.failed > 0 then
     error({ message = ("%d of %d rows failed; reports: %s"):format(counts.failed,
       counts.failed + counts.processed, table.concat(counts.reports, ", ")) }, 0)
