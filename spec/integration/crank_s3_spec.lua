@@ -149,8 +149,8 @@ describe("crank on s3rver #integration", function()
         put(key, "img/small.tif,3\n")
       end
       local function cmd(tag)
-        local a = { run.shquote(paths.gfhost), "run", "crank", "--input", input, "--output", output,
-          "--state", state, "--lock-dir", dir .. "/host" .. tag }
+        local a = { "timeout", "120", run.shquote(paths.gfhost), "run", "crank", "--input", input,
+          "--output", output, "--state", state, "--lock-dir", dir .. "/host" .. tag }
         for _, v in ipairs(keyargs) do a[#a + 1] = run.shquote(v) end
         assert(fs.mkdir_p(dir .. "/host" .. tag))
         return table.concat(a, " ") .. (" >%s/%s.out 2>%s/%s.err </dev/null"):format(dir, tag, dir, tag)
@@ -325,11 +325,14 @@ describe("crank on s3rver #integration", function()
     put("q/sqs_raw.csv", "q/1band.tif,1\nq/3band.tif,3\n")
     local env = "env AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1 "
     local w = { run.shquote(paths.gfhost), "worker", "--queue", run.shquote(queue), "--state",
-      run.shquote(dir .. "/state.db"), "--wait", "1", "--idle-exit", "4", "--endpoint-url", "http://127.0.0.1:19001" }
+      run.shquote(dir .. "/state.db"), "--wait", "1", "--idle-exit", "60", "--endpoint-url", "http://127.0.0.1:19001" }
     os.execute(env .. table.concat(w, " ") .. (" >%s/w.out 2>%s/w.err </dev/null & echo $! >%s/w.pid"):format(dir, dir, dir))
-    local r = run.gfhost({ "run", "crank", table.unpack(args({ "--executor", "sqs", "--queue", queue,
-      "--endpoint-url", "http://127.0.0.1:19001", "--poll", "0.2" })) },
-      { env = { AWS_ACCESS_KEY_ID = "test", AWS_SECRET_ACCESS_KEY = "test", AWS_DEFAULT_REGION = "us-east-1" } })
+    -- bounded: the coordinator follows gf.state until the worker has run every node
+    local co = { "timeout", "120", run.shquote(paths.gfhost), "run", "crank" }
+    for _, v in ipairs(args({ "--executor", "sqs", "--queue", queue, "--endpoint-url",
+      "http://127.0.0.1:19001", "--poll", "0.2" })) do co[#co + 1] = run.shquote(v) end
+    local text, code = crank.sh(env .. table.concat(co, " ") .. " 2>" .. run.shquote(dir .. "/co.err"))
+    local r = { code = code, stdout = text, stderr = fs.read(dir .. "/co.err") or "" }
     os.execute("kill " .. (fs.read(dir .. "/w.pid") or ""):gsub("%s", "") .. " 2>/dev/null")
     qc:delete_queue(queue)
     assert.are.equal(0, r.code, r.stdout .. r.stderr .. (fs.read(dir .. "/w.err") or ""))
@@ -356,7 +359,7 @@ describe("crank on s3rver #integration", function()
     put_file("img/small.tif", small)
     for i = 1, 4 do put(("ddb/t%d_raw.csv"):format(i), "img/small.tif,1\n") end
     local function cmd(tag)
-      local a = { "env", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", run.shquote(paths.gfhost),
+      local a = { "env", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test", "timeout", "120", run.shquote(paths.gfhost),
         "run", "crank", "--input", input, "--output", output, "--state", run.shquote(spec),
         "--lock-dir", dir .. "/host" .. tag }
       for _, v in ipairs(keyargs) do a[#a + 1] = run.shquote(v) end
