@@ -245,6 +245,9 @@ function M.download_prefix(c, url, dir, opts)
   local root = dir:gsub("/+$", "")
   local out = { count = 0, bytes = 0, failed = {} }
   local conc = opts.concurrency or c.concurrency
+  -- conc transfers in flight, run by a quarter more tasks: a download waiting for its commit
+  -- (write, fsync, rename on the worker pool; a few ms) does not hold a transfer back.
+  local slots = http.slots(conc)
 
   local function fetch(o)
     local path = root .. "/" .. o.key:sub(#prefix + 1)
@@ -261,9 +264,6 @@ function M.download_prefix(c, url, dir, opts)
 
   -- Downloads start with the first listing page: workers take objects from a channel while
   -- the next page is listed.
-  -- conc transfers in flight, run by a quarter more tasks: a download waiting for its commit
-  -- (write, fsync, rename on the worker pool; a few ms) does not hold a transfer back.
-  local slots = http.slots(conc)
   local ch = task.channel(conc * 4)
   local workers = {}
   for i = 1, conc + math.max(2, (conc + 3) // 4) do
