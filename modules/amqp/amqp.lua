@@ -520,11 +520,13 @@ function Conn:publish(exchange, key, body, props, opts)
     end, deadline, "publish: the broker does not take data (socket full)")
     if not ok then return nil, err, code end
   end
-  if self._busy == false and not c:status().channel_open and c:status().open then
+  if not c:status().channel_open and c:status().open then
+    -- the broker closed the channel since (a refused publish, a bad ack): open it again
     lock(self)
-    local ok, e = pcall(reopen_channel, self)
+    local ok, r1, r2, r3 = pcall(reopen_channel, self)
     unlock(self)
-    if not ok then error(e, 0) end
+    if not ok then error(r1, 0) end
+    if not r1 then return nil, r2, r3 end
   end
   local seq, err, code = c:publish(exchange, key, body, props, opts.mandatory or false)
   if not seq then return nil, err, code end
@@ -536,6 +538,8 @@ function Conn:publish(exchange, key, body, props, opts)
       local st = c:status()
       if not st.open then return conn_error(self) end
       if not st.channel_open then
+        local err, code = c:channel_error()
+        if err then return nil, "publish: " .. err, code end
         return nil, "publish: the channel closed before the broker confirmed", "network"
       end
       return nil, "publish: the broker refused the message (basic.nack)", "protocol"
