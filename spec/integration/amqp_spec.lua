@@ -313,6 +313,37 @@ describe("gf.amqp on RabbitMQ #integration", function()
     c:close()
   end)
 
+  it("notices a silent broker by its missing heartbeats", function()
+    -- through a proxy that is then frozen (SIGSTOP): the TCP connection stays up, nothing
+    -- comes back, no heartbeat either
+    local base = os.tmpname()
+    local proxy = require("spec.support.paths").root .. "/spec/support/tcpproxy.py"
+    local port = URL:match(":(%d+)$")
+    os.execute(("python3 %s --port 19018 --target %s --ready %s.ready >/dev/null 2>&1 & "
+      .. "echo $! >%s.pid"):format(proxy, port, base, base))
+    local pid = assert(tonumber(files.read(base .. ".pid")))
+    local ok, err = pcall(function()
+      for _ = 1, 200 do
+        if files.read(base .. ".ready") then break end
+        task.sleep(0.05)
+      end
+      local c = assert(amqp.connect(URL:gsub(":%d+$", ":19018"), { heartbeat = 1 }))
+      local ex = setup_consumer(c, 1)
+      assert(c:publish(ex, "t.1", "through the proxy"))
+      assert.equal("through the proxy", assert(c:receive(5)).body)
+      os.execute("kill -STOP " .. pid)
+      local m, rerr, code = c:receive(30)
+      assert.is_nil(m)
+      assert.equal("network", code)
+      assert.matches("no heartbeat from the broker for 2 s", rerr)
+      assert.is_false(c:is_open())
+      c:close()
+    end)
+    os.execute(("kill -CONT %d; kill %d"):format(pid, pid))
+    for _, f in ipairs({ base, base .. ".pid", base .. ".ready" }) do os.remove(f) end
+    assert(ok, err)
+  end)
+
   it("publishes with confirms, one by one and in a batch", function()
     local c = connect({ confirm = true })
     local ex, q = setup_consumer(c, 100, {})
