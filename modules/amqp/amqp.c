@@ -131,6 +131,13 @@ static amqp_table_entry_t table_entry(const char *k, amqp_table_t *t)
   return e;
 }
 
+void gfa_init(void)
+{
+  /* OpenSSL >= 1.1 initializes itself and needs no locking callbacks: rabbitmq-c's own set-up
+  ** would only allocate a lock array that nothing ever frees */
+  amqp_set_initialize_ssl_library(0);
+}
+
 amqp_connection_state_t gfa_open(const gfa_config *cfg, char *err, size_t errlen, const char **code)
 {
   amqp_connection_state_t st = amqp_new_connection();

@@ -84,6 +84,9 @@ typedef struct gfa_conn {
   uint64_t consumer_cancelled;
 } gfa_conn;
 
+/* Once, before the first connection. */
+void gfa_init(void);
+
 /* Worker thread: open socket, log in, open channel 1. Returns the state or NULL with err/code. */
 amqp_connection_state_t gfa_open(const gfa_config *cfg, char *err, size_t errlen,
                                  const char **code);

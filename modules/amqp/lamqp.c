@@ -992,6 +992,7 @@ int luaopen_gf_amqp_core(lua_State *L)
                                      {"drop", c_drop},
                                      {NULL, NULL}};
   static const luaL_Reg funcs[] = {{"connect", l_connect}, {"now", l_now}, {NULL, NULL}};
+  gfa_init();
   luaL_newmetatable(L, CONN_MT);
   luaL_newlib(L, methods);
   lua_setfield(L, -2, "__index");
