@@ -151,11 +151,15 @@ end
 local function raw(self, kind, ...)
   local ok, err, code = self._c:rpc(kind, ...)
   if not ok then return nil, err, code end
-  local r = table.pack(await(self, function() return self._c:rpc_result() end,
-    deadline_of(self._timeout), kind .. ": no reply from the broker in time"))
-  if r[1] == nil and r[3] == "timeout" then
-    -- the reply may still come and be taken for another one's: this connection is done
+  local ok2, r = pcall(function()
+    return table.pack(await(self, function() return self._c:rpc_result() end,
+      deadline_of(self._timeout), kind .. ": no reply from the broker in time"))
+  end)
+  if not ok2 or (r[1] == nil and r[3] == "timeout") then
+    -- the reply may still come and be taken for another method's: this connection is done
+    -- (a timeout, or the waiting task was cancelled)
     self._c:drop()
+    if not ok2 then error(r, 0) end
   end
   return table.unpack(r, 1, r.n)
 end

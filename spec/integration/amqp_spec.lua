@@ -313,21 +313,33 @@ describe("gf.amqp on RabbitMQ #integration", function()
     c:close()
   end)
 
-  it("notices a silent broker by its missing heartbeats", function()
-    -- through a proxy that is then frozen (SIGSTOP): the TCP connection stays up, nothing
-    -- comes back, no heartbeat either
+  -- spec/support/tcpproxy.py on 127.0.0.1:19018 in front of the broker: {pid =, url =}
+  local function start_proxy()
     local base = os.tmpname()
     local proxy = require("spec.support.paths").root .. "/spec/support/tcpproxy.py"
     local port = URL:match(":(%d+)$")
     os.execute(("python3 %s --port 19018 --target %s --ready %s.ready >/dev/null 2>&1 & "
       .. "echo $! >%s.pid"):format(proxy, port, base, base))
     local pid = assert(tonumber(files.read(base .. ".pid")))
+    for _ = 1, 200 do
+      if files.read(base .. ".ready") then break end
+      task.sleep(0.05)
+    end
+    for _, f in ipairs({ base, base .. ".pid", base .. ".ready" }) do os.remove(f) end
+    return { pid = pid, url = (URL:gsub(":%d+$", ":19018")) }
+  end
+
+  local function stop_proxy(p) -- its sockets close as it dies (no wait for the reaping)
+    os.execute(("kill -CONT %d; kill -KILL %d"):format(p.pid, p.pid))
+  end
+
+  it("notices a silent broker by its missing heartbeats", function()
+    -- through a proxy that is then frozen (SIGSTOP): the TCP connection stays up, nothing
+    -- comes back, no heartbeat either
+    local proxy = start_proxy()
+    local pid = proxy.pid
     local ok, err = pcall(function()
-      for _ = 1, 200 do
-        if files.read(base .. ".ready") then break end
-        task.sleep(0.05)
-      end
-      local c = assert(amqp.connect(URL:gsub(":%d+$", ":19018"), { heartbeat = 1 }))
+      local c = assert(amqp.connect(proxy.url, { heartbeat = 1 }))
       local ex = setup_consumer(c, 1)
       assert(c:publish(ex, "t.1", "through the proxy"))
       assert.equal("through the proxy", assert(c:receive(5)).body)
@@ -339,9 +351,43 @@ describe("gf.amqp on RabbitMQ #integration", function()
       assert.is_false(c:is_open())
       c:close()
     end)
-    os.execute(("kill -CONT %d; kill %d"):format(pid, pid))
-    for _, f in ipairs({ base, base .. ".pid", base .. ".ready" }) do os.remove(f) end
+    stop_proxy(proxy)
     assert(ok, err)
+  end)
+
+  it("reconnects with backoff once the broker can be reached again", function()
+    local proxy = start_proxy()
+    local c = assert(amqp.connect(proxy.url, { name = "gf-backoff-" .. uid() }))
+    local ex, q = setup_consumer(c, 1, { exclusive = true })
+    stop_proxy(proxy) -- the connection breaks; nothing listens on 19018 now
+    local m, err, code = c:receive(10)
+    assert.is_nil(m)
+    assert.equal("network", code)
+    assert.is_string(err)
+    local failed, ferr, fcode = c:reconnect({ attempts = 2, backoff = 0.05 })
+    assert.is_nil(failed)
+    assert.equal("network", fcode)
+    assert.matches("cannot connect to 127%.0%.0%.1:19018", ferr)
+    local revived
+    local reviver = task.spawn(function()
+      task.sleep(0.6)
+      revived = start_proxy()
+    end)
+    local ok, rerr = c:reconnect({ backoff = 0.1, max_backoff = 0.4 })
+    assert.is_true(task.wait(reviver))
+    local pok, perr = pcall(function()
+      assert.is_true(ok, rerr)
+      local p = connect()
+      assert(p:publish(ex, "t.back", "back"))
+      p:close()
+      local got = assert(c:receive(5))
+      assert.equal("back", got.body)
+      assert(c:ack(got))
+      assert.equal(0, assert(c:queue_declare(q, { passive = true })).message_count)
+      c:close()
+    end)
+    stop_proxy(revived)
+    assert(pok, perr)
   end)
 
   it("publishes with confirms, one by one and in a batch", function()
