@@ -42,7 +42,8 @@ local function unescape(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
---- Parse an AMQP URI (RabbitMQ's URI spec): no path is vhost "/", "/" is vhost "", "/%2f" is "/".
+--- Parse an AMQP URI (RabbitMQ's URI spec, but a bare "/" is vhost "/" as in pika): no path or
+--- "/" is vhost "/", "/%2f" is "/", "/vh" is "vh".
 function M.parse_url(url)
   if type(url) ~= "string" then
     error(("bad argument #1 to 'parse_url' (string expected, got %s)"):format(type(url)), 2)
@@ -79,7 +80,9 @@ function M.parse_url(url)
   port = port ~= "" and tonumber(port) or (tls and 5671 or 5672)
   if port < 1 or port > 65535 then return nil, "gf.amqp: URL port out of range" end
   local vhost
-  if path == "" then
+  if path == "" or path == "/" then
+    -- a bare "/" is vhost "" in RabbitMQ's URI spec, which no broker can have; pika (the
+    -- original datamart listener's client) reads it as the default vhost, and so does this
     vhost = "/"
   else
     vhost = path:sub(2)
