@@ -633,10 +633,15 @@ int gfa_has_buffered(gfa_conn *c)
   return c->st && (amqp_frames_enqueued(c->st) || amqp_data_in_buffer(c->st));
 }
 
-int gfa_pump(gfa_conn *c)
+int gfa_pump(gfa_conn *c, int max_frames, int *more)
 {
-  int changed = 0;
+  int changed = 0, n = 0;
+  *more = 0;
   while (c->st && c->open) {
+    if (n++ == max_frames) {
+      *more = 1; /* the rest on the next loop step: a burst does not hold the loop */
+      break;
+    }
     amqp_frame_t f;
     struct timeval zero = {0, 0};
     int rc = amqp_simple_wait_frame_noblock(c->st, &f, &zero);

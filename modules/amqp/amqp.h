@@ -100,9 +100,10 @@ void gfa_drop(gfa_conn *c, const char *code, const char *fmt, ...)
     ;
 void gfa_free(gfa_conn *c);
 
-/* Read and sort every frame that has arrived. Returns 1 if anything changed (a waiter may
-** want to look), 0 if nothing did. Connection loss is recorded in c->open / c->err. */
-int gfa_pump(gfa_conn *c);
+/* Read and sort the frames that have arrived, at most max_frames (*more set when some may be
+** left). Returns 1 if anything changed (a waiter may want to look), 0 if nothing did.
+** Connection loss is recorded in c->open / c->err. */
+int gfa_pump(gfa_conn *c, int max_frames, int *more);
 /* Frames rabbitmq-c put aside while writing (or unread bytes in its buffer)? */
 int gfa_has_buffered(gfa_conn *c);
 

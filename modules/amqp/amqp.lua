@@ -118,6 +118,7 @@ local function await(self, check, deadline, what)
       if left <= 0 then return nil, what, "timeout" end
     end
     local c = self._c
+    self._streak = 0
     local fd = c:waiter()
     local ok, err = pcall(tcore.wait_fd, fd, "r", left or -1)
     c:unwaiter(fd)
@@ -125,9 +126,33 @@ local function await(self, check, deadline, what)
   end
 end
 
+-- A task that publishes or receives from a full buffer never has to wait: let the other
+-- tasks (and the loop) run every STREAK calls.
+local STREAK = 64
+local function fair(self)
+  local n = (self._streak or 0) + 1
+  if n >= STREAK then
+    n = 0
+    tcore.yield()
+  end
+  self._streak = n
+end
+
 local function conn_error(self)
   local st = self._c:status()
   return nil, st.err or "gf.amqp: connection closed", st.code or "network"
+end
+
+-- Before a write: wait (yielding) until the socket takes data. A broker applying flow control
+-- stops reading; rabbitmq-c would then block the loop inside its send.
+local function room(self, deadline, what)
+  local c = self._c
+  if c:writable() then return true end
+  return await(self, function()
+    if c:writable() then return true end
+    c:want_write()
+    return false
+  end, deadline, what .. ": the broker does not take data (socket full)")
 end
 
 -- }======
@@ -152,7 +177,9 @@ end
 
 -- Send one method and wait for its reply (the lock is held).
 local function raw(self, kind, ...)
-  local ok, err, code = self._c:rpc(kind, ...)
+  local ok, err, code = room(self, deadline_of(self._timeout), kind)
+  if not ok then return nil, err, code end
+  ok, err, code = self._c:rpc(kind, ...)
   if not ok then return nil, err, code end
   local ok2, r = pcall(function()
     return table.pack(await(self, function() return self._c:rpc_result() end,
@@ -455,6 +482,7 @@ function Conn:receive(timeout)
     error("bad argument #1 to 'receive' (number expected)", 2)
   end
   local c = self._c
+  fair(self)
   return await(self, function()
     local m = c:take()
     if m then return m end
@@ -490,6 +518,8 @@ function Conn:ack(tag, opts)
   if self._closed then error("gf.amqp: connection is closed", 2) end
   tag = tag_of("ack", tag)
   opts = check_opts("ack", opts, { multiple = "boolean" }, 2)
+  local ok, err, code = room(self, deadline_of(self._timeout), "ack")
+  if not ok then return nil, err, code end
   return self._c:ack(tag, opts.multiple or false)
 end
 
@@ -499,6 +529,8 @@ function Conn:nack(tag, opts)
   opts = check_opts("nack", opts, { multiple = "boolean", requeue = "boolean" }, 2)
   local requeue = opts.requeue
   if requeue == nil then requeue = true end
+  local ok, err, code = room(self, deadline_of(self._timeout), "nack")
+  if not ok then return nil, err, code end
   return self._c:nack(tag, opts.multiple or false, requeue)
 end
 
@@ -517,16 +549,10 @@ function Conn:publish(exchange, key, body, props, opts)
   opts = check_opts("publish", opts, { mandatory = "boolean", wait = "boolean",
     timeout = "number" }, 2)
   local c = self._c
+  fair(self)
   local deadline = deadline_of(opts.timeout or self._timeout)
-  if not c:writable() then
-    -- the broker is not reading (flow control) or the socket buffer is full: wait for room
-    local ok, err, code = await(self, function()
-      if c:writable() then return true end
-      c:want_write()
-      return false
-    end, deadline, "publish: the broker does not take data (socket full)")
-    if not ok then return nil, err, code end
-  end
+  local rok, rerr, rcode = room(self, deadline, "publish")
+  if not rok then return nil, rerr, rcode end
   if not c:status().channel_open and c:status().open then
     -- the broker closed the channel since (a refused publish, a bad ack): open it again
     lock(self)
