@@ -248,8 +248,32 @@ local function rpc(self, kind, ...)
   return table.unpack(r, 1, r.n)
 end
 
+-- The journal's key of an entry: a later entry with the same key replaces it (a listener that
+-- re-declares on every start, or polls a queue, does not grow the journal).
+local function key_of(kind, args)
+  if kind == "queue_bind" then
+    return ("%s\0%s\0%s\0%s"):format(kind, args[1], args[2], args[3])
+  elseif kind == "consume" then
+    return kind .. "\0" .. tostring(args[2])
+  elseif kind == "qos" or kind == "confirm_select" then
+    return kind
+  end
+  if args[1] == "" then return nil end -- every server-named queue is its own
+  return kind .. "\0" .. tostring(args[1])
+end
+
 local function record(self, kind, ...)
   local e = { kind = kind, args = table.pack(...) }
+  local key = key_of(kind, e.args)
+  e.key = key
+  if key then
+    for i, old in ipairs(self._journal) do
+      if old.key == key then -- in its place: what was declared before it stays before it
+        self._journal[i] = e
+        return e
+      end
+    end
+  end
   self._journal[#self._journal + 1] = e
   return e
 end
@@ -354,7 +378,7 @@ function Conn:exchange_declare(name, opts)
     opts.auto_delete or false, opts.internal or false, opts.arguments }
   local ok, err, code = rpc(self, "exchange_declare", table.unpack(args, 1, 7))
   if not ok then return nil, err, code end
-  record(self, "exchange_declare", table.unpack(args, 1, 7))
+  if not opts.passive then record(self, "exchange_declare", table.unpack(args, 1, 7)) end
   return true
 end
 
@@ -368,8 +392,10 @@ function Conn:queue_declare(name, opts)
     opts.auto_delete or false, opts.arguments }
   local ok, qname, messages, consumers = rpc(self, "queue_declare", table.unpack(args, 1, 6))
   if not ok then return nil, qname, messages end
-  local e = record(self, "queue_declare", table.unpack(args, 1, 6))
-  e.name = qname
+  if not opts.passive then
+    local e = record(self, "queue_declare", table.unpack(args, 1, 6))
+    e.name = qname
+  end
   return { queue = qname, message_count = messages, consumer_count = consumers }
 end
 
@@ -435,7 +461,6 @@ function Conn:qos(prefetch)
   end
   local ok, err, code = rpc(self, "qos", prefetch, false)
   if not ok then return nil, err, code end
-  forget(self, function(e) return e.kind == "qos" end)
   record(self, "qos", prefetch, false)
   return true
 end
@@ -443,7 +468,6 @@ end
 function Conn:confirm_select()
   local ok, err, code = rpc(self, "confirm_select")
   if not ok then return nil, err, code end
-  forget(self, function(e) return e.kind == "confirm_select" end)
   record(self, "confirm_select")
   self._confirm = true
   return true
