@@ -46,6 +46,10 @@ _rmq_tls() {
 
 rmq_start() {
   local b=$GF_RMQ_DIR
+  if (exec 3<>/dev/tcp/127.0.0.1/19010) 2>/dev/null; then
+    echo "servers: 127.0.0.1:19010 is taken (another RabbitMQ? bash <its tree>/spec/support/rabbitmq.sh stop)" >&2
+    return 1
+  fi
   rm -rf "$b" && mkdir -p "$b"
   touch "$b/rabbitmq-env.conf"
   _rmq_tls "$b/tls" || return 1
