@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "amqp.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,7 +303,10 @@ void gfa_free(gfa_conn *c)
 
 static void lost(gfa_conn *c, int status)
 {
-  if (status == AMQP_STATUS_HEARTBEAT_TIMEOUT)
+  int sys = errno; /* what recv/send left, for a bare "socket error" */
+  if (status == AMQP_STATUS_SOCKET_ERROR && sys != 0 && sys != EAGAIN && sys != EINPROGRESS)
+    gfa_drop(c, "network", "connection lost: %s", strerror(sys));
+  else if (status == AMQP_STATUS_HEARTBEAT_TIMEOUT)
     gfa_drop(c, "network", "no heartbeat from the broker for %d s: connection dropped",
              2 * c->heartbeat);
   else
