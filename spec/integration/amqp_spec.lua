@@ -348,11 +348,10 @@ describe("gf.amqp on RabbitMQ #integration", function()
     -- idle for 3.5 heartbeat intervals: the broker drops a client silent for 2
     task.sleep(3.5)
     assert.is_true(c:is_open())
+    -- (the same wait with the loop blocked, so that no heartbeat goes out, ends in
+    -- "connection lost: Connection reset by peer" here)
     local q = "gf.q." .. uid()
     assert(c:queue_declare(q, { auto_delete = true }))
-    local rc, out = sh(("%s list_connections -q client_properties"):format(CTL))
-    assert.equal(0, rc)
-    assert.truthy(out:find(name, 1, true))
     c:close()
   end)
 
