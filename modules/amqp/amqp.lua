@@ -187,8 +187,9 @@ local function raw(self, kind, ...)
   end)
   if not ok2 or (r[1] == nil and r[3] == "timeout") then
     -- the reply may still come and be taken for another method's: this connection is done
-    -- (a timeout, or the waiting task was cancelled)
-    self._c:drop()
+    -- (a timeout, or the waiting task was cancelled); reconnect() makes a new one
+    self._c:drop(kind .. (ok2 and ": no reply from the broker in time" or ": abandoned while "
+      .. "waiting for the broker's reply") .. ": connection dropped", ok2 and "timeout" or "network")
     if not ok2 then error(r, 0) end
   end
   return table.unpack(r, 1, r.n)

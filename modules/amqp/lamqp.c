@@ -17,7 +17,7 @@
 **   conn:notify()                      signal every waiter
 **   conn:status() -> {open=, channel_open=, err=, code=, heartbeat=, queued=, blocked=, epoch=}
 **   conn:channel_error() -> msg, code | nil        a channel closed by the broker (clears it)
-**   conn:close_send() -> true | nil, msg, code; conn:drop()
+**   conn:close_send() -> true | nil, msg, code; conn:drop([msg, code])
 **   now() -> milliseconds on the monotonic clock
 **
 ** Every wait is the facade's: it parks on a waiter's eventfd with gf.task.core.wait_fd. The
@@ -955,11 +955,15 @@ static int c_close_send(lua_State *L)
   return 1;
 }
 
-static int c_drop(lua_State *L)
+static int c_drop(lua_State *L) /* conn:drop([msg, code]) */
 {
   lconn *lc = check_conn(L);
+  const char *msg = luaL_optstring(L, 2, "connection closed");
+  const char *code = luaL_optstring(L, 3, "closed");
+  static const char *const codes[] = {"closed", "network", "timeout", NULL};
+  code = codes[luaL_checkoption(L, 3, "closed", codes)];
   stop_sources(lc);
-  if (lc->c.open) gfa_drop(&lc->c, "closed", "connection closed");
+  if (lc->c.open) gfa_drop(&lc->c, code, "%s", msg);
   notify(lc);
   return 0;
 }
