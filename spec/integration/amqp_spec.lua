@@ -6,24 +6,11 @@ local files = require("spec.support.files")
 local URL = os.getenv("GF_TEST_AMQP_URL")
 local CTL = os.getenv("GF_TEST_RABBITMQCTL")
 
--- Run a shell command without blocking the loop (rabbitmqctl takes about a second): in the
--- background, polled with gf.task.sleep. Returns exit status, output.
+-- Run a command on gf.proc (rabbitmqctl takes about a second: the loop goes on meanwhile).
+-- Returns exit status, output.
 local function sh(cmd)
-  local task = require("gf.task")
-  local base = os.tmpname()
-  os.execute(("( (%s) >%s.out 2>&1; echo $? >%s.tmp; mv %s.tmp %s.rc ) &"):format(cmd, base,
-    base, base, base))
-  local rc
-  for _ = 1, 600 do
-    rc = files.read(base .. ".rc")
-    if rc and rc ~= "" then break end
-    task.sleep(0.05)
-  end
-  local out = files.read(base .. ".out") or ""
-  os.remove(base)
-  os.remove(base .. ".rc")
-  os.remove(base .. ".out")
-  return tonumber(rc), out
+  local r = assert(require("gf.proc").run(cmd, { timeout = 60 }))
+  return r.code, r.stdout .. r.stderr
 end
 
 -- Close the broker side of the connection named `name` (connection_name), as an operator would.
@@ -373,37 +360,40 @@ describe("gf.amqp on RabbitMQ #integration", function()
     c:close()
   end)
 
-  -- spec/support/tcpproxy.py on 127.0.0.1:19018 in front of the broker: {pid =, url =}
+  -- spec/support/tcpproxy.py on 127.0.0.1:19018 in front of the broker: {proc =, url =}
+  local SIGKILL, SIGCONT, SIGSTOP = 9, 18, 19
   local function start_proxy()
-    local base = os.tmpname()
+    local ready = os.tmpname()
+    os.remove(ready)
     local proxy = require("spec.support.paths").root .. "/spec/support/tcpproxy.py"
-    local port = URL:match(":(%d+)$")
-    os.execute(("python3 %s --port 19018 --target %s --ready %s.ready >/dev/null 2>&1 & "
-      .. "echo $! >%s.pid"):format(proxy, port, base, base))
-    local pid = assert(tonumber(files.read(base .. ".pid")))
+    local p = assert(require("gf.proc").spawn({ "python3", proxy, "--port", "19018", "--target",
+      URL:match(":(%d+)$"), "--ready", ready }))
     for _ = 1, 200 do
-      if files.read(base .. ".ready") then break end
+      if files.read(ready) then break end
       task.sleep(0.05)
     end
-    for _, f in ipairs({ base, base .. ".pid", base .. ".ready" }) do os.remove(f) end
-    return { pid = pid, url = (URL:gsub(":%d+$", ":19018")) }
+    assert(files.read(ready), "tcpproxy.py did not start")
+    os.remove(ready)
+    return { proc = p, url = (URL:gsub(":%d+$", ":19018")) }
   end
 
-  local function stop_proxy(p) -- its sockets close as it dies (no wait for the reaping)
-    os.execute(("kill -CONT %d; kill -KILL %d"):format(p.pid, p.pid))
+  local function stop_proxy(p) -- its sockets close as it dies
+    p.proc:kill(SIGCONT)
+    p.proc:kill(SIGKILL)
+    p.proc:wait("exit", 10)
+    p.proc:reap()
   end
 
   it("notices a silent broker by its missing heartbeats", function()
     -- through a proxy that is then frozen (SIGSTOP): the TCP connection stays up, nothing
     -- comes back, no heartbeat either
     local proxy = start_proxy()
-    local pid = proxy.pid
     local ok, err = pcall(function()
       local c = assert(amqp.connect(proxy.url, { heartbeat = 1 }))
       local ex = setup_consumer(c, 1)
       assert(c:publish(ex, "t.1", "through the proxy"))
       assert.equal("through the proxy", assert(c:receive(5)).body)
-      os.execute("kill -STOP " .. pid)
+      proxy.proc:kill(SIGSTOP)
       local m, rerr, code = c:receive(30)
       assert.is_nil(m)
       assert.equal("network", code)
