@@ -97,7 +97,9 @@ rmq_wait() {
   return 1
 }
 
+# Stop the broker this shell started (rmq_stop force: whichever runs from GF_RMQ_DIR).
 rmq_stop() {
+  [ -n "$GF_RMQ_PID" ] || [ "${1:-}" = force ] || return 0
   [ -x "$GF_RMQ_DIR/ctl" ] || return 0
   "$GF_RMQ_DIR/ctl" shutdown >/dev/null 2>&1 || true
   if [ -n "$GF_RMQ_PID" ]; then
@@ -112,7 +114,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   case "${1:-}" in
     start) rmq_start && rmq_wait && echo "rabbitmq up: $GF_TEST_AMQP_URL (pid $GF_RMQ_PID)" ;;
-    stop) rmq_stop ;;
+    stop) rmq_stop force ;;
     ctl) shift; exec "$GF_RMQ_DIR/ctl" "$@" ;;
     *) echo "usage: rabbitmq.sh start | stop | ctl ARGS..." >&2; exit 2 ;;
   esac
