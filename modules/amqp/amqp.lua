@@ -596,8 +596,8 @@ function Conn:publish(exchange, key, body, props, opts)
       local st = c:status()
       if not st.open then return conn_error(self) end
       if not st.channel_open then
-        local err, code = c:channel_error()
-        if err then return nil, "publish: " .. err, code end
+        local cerr, ccode = c:channel_error()
+        if cerr then return nil, "publish: " .. cerr, ccode end
         return nil, "publish: the channel closed before the broker confirmed", "network"
       end
       return nil, "publish: the broker refused the message (basic.nack)", "protocol"
