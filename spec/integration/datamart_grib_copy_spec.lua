@@ -107,6 +107,18 @@ describe("grib_copy on a local datamart and s3rver #integration", function()
     assert.equal(0, srv:hits(p))
   end)
 
+  it("without --date takes today in America/Vancouver and the --days - 1 days before", function()
+    local tz = require("datamart.tz")
+    local today = tz.local_date(require("gf.time").now(), "America/Vancouver")
+    local r = grib_copy({ "--model", "rdps", "--days", "2", "--dry-run" })
+    assert.equal(0, r.code, r.stderr)
+    assert.matches("Dry run: 2 dates", r.stderr, 1, true)
+    for _, d in ipairs({ today, tz.shift_date(today, -1) }) do
+      assert.matches(("/%s/WXO-DD/model_rdps/10km/06/002/%sT06Z_MSC_RDPS_PrecipRate_Sfc_RLatLon0.09_PT002H.grib2"):format(d, d), r.stdout, 1, true)
+    end
+    assert.is_nil(r.stdout:find("/" .. tz.shift_date(today, -2) .. "/", 1, true))
+  end)
+
   it("waits out the 404s, extracts the points like ecCodes, uploads, and skips a done date", function()
     local r = grib_copy({ "--model", "rdps", "--model", "gdps", "--date", DATE })
     assert.equal(0, r.code, r.stderr)
