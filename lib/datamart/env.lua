@@ -17,7 +17,8 @@ local function first(env, ...)
 end
 
 --- broker(env) -> url, user or nil, msg. CLOUDAMQP_URL wins; else
--- amqps://{AMPQ_USERNAME|anonymous}:{AMPQ_PASSWORD|anonymous}@{AMPQ_DOMAIN}/ (AMQP_* spellings
+-- amqps://{AMPQ_USERNAME|anonymous}:{AMPQ_PASSWORD|anonymous}@{AMPQ_DOMAIN} (the original's URL
+-- ends in "/", pika's default vhost; rabbitmq-c's URI has no path for it) (AMQP_* spellings
 -- accepted too; AMPQ_* first, as the original's deployment sets them). AMQP_PORT/AMPQ_PORT and
 -- AMQP_SCHEME (amqp for a plain local broker) are gfhost additions.
 function M.broker(env)
@@ -25,8 +26,11 @@ function M.broker(env)
   local user = first(env, "AMPQ_USERNAME", "AMQP_USERNAME") or "anonymous"
   local url = get(env, "CLOUDAMQP_URL")
   if url then
-    local u = url:match("^amqps?://([^:@/]+)")
-    return url, u or user
+    -- pika reads a bare trailing "/" as the default vhost "/"; rabbitmq-c's URI rules read it
+    -- as the vhost "" (refused): drop it so that the original's URLs keep working
+    url = url:gsub("^(amqps?://[^/?#]+)/([?#].*)$", "%1%2"):gsub("^(amqps?://[^/?#]+)/$", "%1")
+    local u = url:match("^amqps?://([^:@/]+)@") or url:match("^amqps?://([^:@/]+):[^@/]*@")
+    return url, u or "guest"
   end
   local domain = first(env, "AMPQ_DOMAIN", "AMQP_DOMAIN")
   if not domain then
@@ -36,7 +40,7 @@ function M.broker(env)
   local scheme = first(env, "AMPQ_SCHEME", "AMQP_SCHEME") or "amqps"
   local port = first(env, "AMPQ_PORT", "AMQP_PORT")
   local http = require("gf.http")
-  return ("%s://%s:%s@%s%s/"):format(scheme, http.url_encode(user), http.url_encode(pass), domain,
+  return ("%s://%s:%s@%s%s"):format(scheme, http.url_encode(user), http.url_encode(pass), domain,
     port and (":" .. port) or ""), user
 end
 
