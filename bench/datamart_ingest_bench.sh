@@ -4,7 +4,8 @@
 # GF_DATAMART_RMQ_UP=1), consumed with commit-before-ack by
 #   gfhost run datamart_listener --profile 2023 --on-complete true (batch commit per prefetch window)
 #   bench/datamart_ingest_pika.py: the original's per-message SQLite logic on pika (python3-pika)
-# messages/s from the first delivery to the last ack (gfhost: wall time minus its idle exit).
+# messages/s from the first delivery to the last ack (gfhost: its final log record's ingest_s),
+# best of 3 runs each (the machine is shared).
 # Usage: bench/datamart_ingest_bench.sh [gfhost]
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -42,22 +43,30 @@ c.close()
 PY
 }
 
+best() { sort -n | head -n 1; }
 for copies in 1 10; do
   n=$((2782 * copies))
-  publish "q_guest.bcgov_listener.cmc_gems.bcgov_rfc-PIKA$copies" $copies
-  read -r _ pika_s pika_rate < <(/usr/bin/python3 "$root/bench/datamart_ingest_pika.py" "$url" \
-    "q_guest.bcgov_listener.cmc_gems.bcgov_rfc-PIKA$copies" "$work/pika$copies.db" $n)
+  pika_runs=() gf_runs=()
+  for run in 1 2 3; do
+    q="q_guest.bcgov_listener.cmc_gems.bcgov_rfc-PIKA$copies-$run"
+    publish "$q" $copies
+    read -r _ s _ < <(/usr/bin/python3 "$root/bench/datamart_ingest_pika.py" "$url" "$q" "$work/pika$copies-$run.db" $n)
+    pika_runs+=("$s")
+  done
+  pika_s=$(printf '%s\n' "${pika_runs[@]}" | best)
   if echo 'require("gf.amqp")' > "$work/probe.lua" && "$gfhost" run "$work/probe.lua" 2>/dev/null; then
-    publish "q_guest.bcgov_listener.cmc_gems.bcgov_rfc-GF$copies" $copies
-    idle=0.5
-    t0=${EPOCHREALTIME/./}
-    ( cd "$work" && CLOUDAMQP_URL=$url ZONE=GF$copies DAYS_TO_STALE=100000 DB_FILE_PATH="sqlite:///$work/gf$copies.db" \
-      GF_LOG_LEVEL=warn "$gfhost" run datamart_listener --profile 2023 --on-complete true --port 0 --exit-when-idle $idle )
-    t1=${EPOCHREALTIME/./}
-    gf_s=$(awk -v a="$t0" -v b="$t1" -v i="$idle" 'BEGIN { printf "%.3f", (b - a) / 1e6 - i }')
+    for run in 1 2 3; do
+      publish "q_guest.bcgov_listener.cmc_gems.bcgov_rfc-GF$copies-$run" $copies
+      s=$(cd "$work" && CLOUDAMQP_URL=$url ZONE=GF$copies-$run DAYS_TO_STALE=100000 DB_FILE_PATH="sqlite:///$work/gf$copies-$run.db" \
+        GFHOST_LOG_FORMAT=json "$gfhost" run datamart_listener --profile 2023 --on-complete true --port 0 --exit-when-idle 0.5 2>&1 |
+        grep '"listener stopped"' | sed 's/.*"ingest_s":\([0-9.]*\).*/\1/')
+      gf_runs+=("$s")
+    done
+    gf_s=$(printf '%s\n' "${gf_runs[@]}" | best)
     gf_rate=$(awk -v n="$n" -v s="$gf_s" 'BEGIN { printf "%.0f", n / s }')
-    echo "$n announcements: gfhost ${gf_rate}/s (${gf_s} s incl. start-up), pika ${pika_rate}/s (${pika_s} s): $(ratio "$gf_rate" "$pika_rate")x (target >= 5x)"
+    pika_rate=$(awk -v n="$n" -v s="$pika_s" 'BEGIN { printf "%.0f", n / s }')
+    echo "$n announcements (best of 3, first delivery to last ack): gfhost ${gf_rate}/s (${gf_s} s), pika ${pika_rate}/s (${pika_s} s): $(ratio "$gf_rate" "$pika_rate")x (target >= 5x)"
   else
-    echo "$n announcements: pika ${pika_rate}/s (${pika_s} s); gfhost: this build lacks gf.amqp"
+    echo "$n announcements: pika $(awk -v n="$n" -v s="$pika_s" 'BEGIN { printf "%.0f", n / s }')/s (${pika_s} s); gfhost: this build lacks gf.amqp"
   fi
 done

@@ -206,6 +206,7 @@ local function handle_batch(msgs)
     end
   end
   state.batches = state.batches + 1
+  state.last_ack = time.monotonic()
 end
 
 local last_report = time.monotonic()
@@ -215,14 +216,18 @@ local function report(final)
     malformed = s.malformed, dispatched = core.dispatched, dispatch_failures = core.failures,
     cached_rows = store:count(), pending = 0, reconnects = state.reconnects }
   for _ in pairs(core.queue) do fields.pending = fields.pending + 1 end
+  if state.first_delivery and state.last_ack then -- first delivery to last ack (benchmarks)
+    fields.ingest_s = tonumber(("%.3f"):format(state.last_ack - state.first_delivery))
+  end
   log.info(final and "listener stopped" or "listener progress", fields)
 end
 
 connect_loop()
 while not state.stop do
-  local msg, err, code = conn:receive(1)
+  local msg, err, code = conn:receive(math.min(1, opts.exit_when_idle or 1))
   if msg then
     state.last_message = time.monotonic()
+    state.first_delivery = state.first_delivery or state.last_message
     local batch = { msg }
     while #batch < opts.prefetch do
       local m2, e2, c2 = conn:receive(0)
