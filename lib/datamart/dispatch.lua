@@ -35,31 +35,19 @@ function M.github(o)
   end
 end
 
-local function shquote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
---- command(template) -> emit(key): runs `sh -c template` with {key} replaced, in the
--- background, and waits for it by polling (the loop keeps serving). Exit 0 is success.
+--- command(template, {timeout}) -> emit(key): runs `sh -c template` with {key} replaced,
+-- through gf.proc (the loop keeps serving while it runs). Exit 0 is success; otherwise the
+-- failure names the exit status and the end of the command's stderr.
 function M.command(template, o)
   o = o or {}
-  local fs = require("gf.fs")
-  local task = require("gf.task")
+  local proc = require("gf.proc")
   return function(key)
     local cmd = template:gsub("{key}", key)
-    local dir = assert(fs.tempdir("gf-oncomplete-"))
-    local status = dir .. "/status"
-    os.execute(("( sh -c %s </dev/null; echo $? > %s.tmp; mv %s.tmp %s ) &")
-      :format(shquote(cmd), status, status, status))
-    local deadline = o.timeout and (require("gf.time").monotonic() + o.timeout)
-    while not fs.exists(status) do
-      if deadline and require("gf.time").monotonic() > deadline then
-        return nil, ("--on-complete command still running after %d s"):format(o.timeout)
-      end
-      task.sleep(o.poll or 0.2)
-    end
-    local code = tonumber((fs.read(status) or ""):match("%d+"))
-    fs.remove_tree(dir)
-    if code == 0 then return true end
-    return nil, ("--on-complete command exited %s: %s"):format(tostring(code), cmd)
+    local r, err = proc.run(cmd, { timeout = o.timeout })
+    if not r then return nil, ("--on-complete %s: %s"):format(cmd, tostring(err)) end
+    if r.code == 0 then return true end
+    local tail = (r.stderr or ""):sub(-300):gsub("%s+$", "")
+    return nil, ("--on-complete command exited %d: %s%s"):format(r.code, cmd, tail ~= "" and (": " .. tail) or "")
   end
 end
 
