@@ -116,8 +116,12 @@ end
 --- db_rows(path) -> message_events rows (message, time, key) in id order, dispatched keys
 function M.db_rows(path)
   local sqlite = require("gf.sqlite")
+  local f = io.open(path, "r")
+  if not f then return {}, {} end -- not created yet
+  f:close()
   local db = assert(sqlite.open(path))
-  local r = assert(db:query("SELECT event_message, event_timestmp, event_idempotency_key FROM message_events ORDER BY event_id"))
+  local r = db:query("SELECT event_message, event_timestmp, event_idempotency_key FROM message_events ORDER BY event_id")
+  if not r then db:close() return {}, {} end -- the listener has not made its tables yet
   local d = {}
   local ok, dd = pcall(db.query, db, "SELECT event_idempotency_key FROM gf_dispatched_days ORDER BY 1")
   if ok and dd then for _, x in ipairs(dd) do d[#d + 1] = x.event_idempotency_key end end
