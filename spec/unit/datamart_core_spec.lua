@@ -212,6 +212,18 @@ describe("datamart.listener core over the real announcements", function()
     s:close()
   end)
 
+  it("acknowledges junk and unexpected files without recording them", function()
+    local c, s = core_with(function() return true end)
+    local r = assert(c:handle({ "junkjunkjunk",
+      message.body("/20230422/WXO-DD/model_gem_regional/10km/grib2/06/001/CMC_reg_WIND_TGL_10_ps10km_2023042206_P001.grib2"),
+      message.body("/20230422/WXO-DD/model_gem_regional/10km/grib2/06/001/CMC_reg_TMP_TGL_2_ps10km_2023042206_P001.grib2") }))
+    assert.equal(1, r.malformed)
+    assert.equal(1, r.ignored)
+    assert.equal(1, r.recorded)
+    assert.equal(1, s:count())
+    s:close()
+  end)
+
   it("keeps a day whose dispatch fails and retries it with backoff", function()
     local rows = fixture_rows()
     local clock = { t = 0 }
