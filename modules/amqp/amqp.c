@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "amqp.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,13 @@ static amqp_table_entry_t table_entry(const char *k, amqp_table_t *t)
   e.value.kind = AMQP_FIELD_KIND_TABLE;
   e.value.value.table = *t;
   return e;
+}
+
+void gfa_init(void)
+{
+  /* OpenSSL >= 1.1 initializes itself and needs no locking callbacks: rabbitmq-c's own set-up
+  ** would only allocate a lock array that nothing ever frees */
+  amqp_set_initialize_ssl_library(0);
 }
 
 amqp_connection_state_t gfa_open(const gfa_config *cfg, char *err, size_t errlen, const char **code)
@@ -295,7 +303,10 @@ void gfa_free(gfa_conn *c)
 
 static void lost(gfa_conn *c, int status)
 {
-  if (status == AMQP_STATUS_HEARTBEAT_TIMEOUT)
+  int sys = errno; /* what recv/send left, for a bare "socket error" */
+  if (status == AMQP_STATUS_SOCKET_ERROR && sys != 0 && sys != EAGAIN && sys != EINPROGRESS)
+    gfa_drop(c, "network", "connection lost: %s", strerror(sys));
+  else if (status == AMQP_STATUS_HEARTBEAT_TIMEOUT)
     gfa_drop(c, "network", "no heartbeat from the broker for %d s: connection dropped",
              2 * c->heartbeat);
   else
@@ -626,10 +637,15 @@ int gfa_has_buffered(gfa_conn *c)
   return c->st && (amqp_frames_enqueued(c->st) || amqp_data_in_buffer(c->st));
 }
 
-int gfa_pump(gfa_conn *c)
+int gfa_pump(gfa_conn *c, int max_frames, int *more)
 {
-  int changed = 0;
+  int changed = 0, n = 0;
+  *more = 0;
   while (c->st && c->open) {
+    if (n++ == max_frames) {
+      *more = 1; /* the rest on the next loop step: a burst does not hold the loop */
+      break;
+    }
     amqp_frame_t f;
     struct timeval zero = {0, 0};
     int rc = amqp_simple_wait_frame_noblock(c->st, &f, &zero);

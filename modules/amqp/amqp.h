@@ -84,6 +84,9 @@ typedef struct gfa_conn {
   uint64_t consumer_cancelled;
 } gfa_conn;
 
+/* Once, before the first connection. */
+void gfa_init(void);
+
 /* Worker thread: open socket, log in, open channel 1. Returns the state or NULL with err/code. */
 amqp_connection_state_t gfa_open(const gfa_config *cfg, char *err, size_t errlen,
                                  const char **code);
@@ -97,9 +100,10 @@ void gfa_drop(gfa_conn *c, const char *code, const char *fmt, ...)
     ;
 void gfa_free(gfa_conn *c);
 
-/* Read and sort every frame that has arrived. Returns 1 if anything changed (a waiter may
-** want to look), 0 if nothing did. Connection loss is recorded in c->open / c->err. */
-int gfa_pump(gfa_conn *c);
+/* Read and sort the frames that have arrived, at most max_frames (*more set when some may be
+** left). Returns 1 if anything changed (a waiter may want to look), 0 if nothing did.
+** Connection loss is recorded in c->open / c->err. */
+int gfa_pump(gfa_conn *c, int max_frames, int *more);
 /* Frames rabbitmq-c put aside while writing (or unread bytes in its buffer)? */
 int gfa_has_buffered(gfa_conn *c);
 

@@ -42,7 +42,8 @@ local function unescape(s)
   return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
---- Parse an AMQP URI (RabbitMQ's URI spec): no path is vhost "/", "/" is vhost "", "/%2f" is "/".
+--- Parse an AMQP URI (RabbitMQ's URI spec, but a bare "/" is vhost "/" as in pika): no path or
+--- "/" is vhost "/", "/%2f" is "/", "/vh" is "vh".
 function M.parse_url(url)
   if type(url) ~= "string" then
     error(("bad argument #1 to 'parse_url' (string expected, got %s)"):format(type(url)), 2)
@@ -79,7 +80,9 @@ function M.parse_url(url)
   port = port ~= "" and tonumber(port) or (tls and 5671 or 5672)
   if port < 1 or port > 65535 then return nil, "gf.amqp: URL port out of range" end
   local vhost
-  if path == "" then
+  if path == "" or path == "/" then
+    -- a bare "/" is vhost "" in RabbitMQ's URI spec, which no broker can have; pika (the
+    -- original datamart listener's client) reads it as the default vhost, and so does this
     vhost = "/"
   else
     vhost = path:sub(2)
@@ -115,6 +118,7 @@ local function await(self, check, deadline, what)
       if left <= 0 then return nil, what, "timeout" end
     end
     local c = self._c
+    self._streak = 0
     local fd = c:waiter()
     local ok, err = pcall(tcore.wait_fd, fd, "r", left or -1)
     c:unwaiter(fd)
@@ -122,9 +126,33 @@ local function await(self, check, deadline, what)
   end
 end
 
+-- A task that publishes or receives from a full buffer never has to wait: let the other
+-- tasks (and the loop) run every STREAK calls.
+local STREAK = 64
+local function fair(self)
+  local n = (self._streak or 0) + 1
+  if n >= STREAK then
+    n = 0
+    tcore.yield()
+  end
+  self._streak = n
+end
+
 local function conn_error(self)
   local st = self._c:status()
   return nil, st.err or "gf.amqp: connection closed", st.code or "network"
+end
+
+-- Before a write: wait (yielding) until the socket takes data. A broker applying flow control
+-- stops reading; rabbitmq-c would then block the loop inside its send.
+local function room(self, deadline, what)
+  local c = self._c
+  if c:writable() then return true end
+  return await(self, function()
+    if c:writable() then return true end
+    c:want_write()
+    return false
+  end, deadline, what .. ": the broker does not take data (socket full)")
 end
 
 -- }======
@@ -149,13 +177,20 @@ end
 
 -- Send one method and wait for its reply (the lock is held).
 local function raw(self, kind, ...)
-  local ok, err, code = self._c:rpc(kind, ...)
+  local ok, err, code = room(self, deadline_of(self._timeout), kind)
   if not ok then return nil, err, code end
-  local r = table.pack(await(self, function() return self._c:rpc_result() end,
-    deadline_of(self._timeout), kind .. ": no reply from the broker in time"))
-  if r[1] == nil and r[3] == "timeout" then
-    -- the reply may still come and be taken for another one's: this connection is done
-    self._c:drop()
+  ok, err, code = self._c:rpc(kind, ...)
+  if not ok then return nil, err, code end
+  local ok2, r = pcall(function()
+    return table.pack(await(self, function() return self._c:rpc_result() end,
+      deadline_of(self._timeout), kind .. ": no reply from the broker in time"))
+  end)
+  if not ok2 or (r[1] == nil and r[3] == "timeout") then
+    -- the reply may still come and be taken for another method's: this connection is done
+    -- (a timeout, or the waiting task was cancelled); reconnect() makes a new one
+    self._c:drop(kind .. (ok2 and ": no reply from the broker in time" or ": abandoned while "
+      .. "waiting for the broker's reply") .. ": connection dropped", ok2 and "timeout" or "network")
+    if not ok2 then error(r, 0) end
   end
   return table.unpack(r, 1, r.n)
 end
@@ -214,8 +249,32 @@ local function rpc(self, kind, ...)
   return table.unpack(r, 1, r.n)
 end
 
+-- The journal's key of an entry: a later entry with the same key replaces it (a listener that
+-- re-declares on every start, or polls a queue, does not grow the journal).
+local function key_of(kind, args)
+  if kind == "queue_bind" then
+    return ("%s\0%s\0%s\0%s"):format(kind, args[1], args[2], args[3])
+  elseif kind == "consume" then
+    return kind .. "\0" .. tostring(args[2])
+  elseif kind == "qos" or kind == "confirm_select" then
+    return kind
+  end
+  if args[1] == "" then return nil end -- every server-named queue is its own
+  return kind .. "\0" .. tostring(args[1])
+end
+
 local function record(self, kind, ...)
   local e = { kind = kind, args = table.pack(...) }
+  local key = key_of(kind, e.args)
+  e.key = key
+  if key then
+    for i, old in ipairs(self._journal) do
+      if old.key == key then -- in its place: what was declared before it stays before it
+        self._journal[i] = e
+        return e
+      end
+    end
+  end
   self._journal[#self._journal + 1] = e
   return e
 end
@@ -320,7 +379,7 @@ function Conn:exchange_declare(name, opts)
     opts.auto_delete or false, opts.internal or false, opts.arguments }
   local ok, err, code = rpc(self, "exchange_declare", table.unpack(args, 1, 7))
   if not ok then return nil, err, code end
-  record(self, "exchange_declare", table.unpack(args, 1, 7))
+  if not opts.passive then record(self, "exchange_declare", table.unpack(args, 1, 7)) end
   return true
 end
 
@@ -334,8 +393,10 @@ function Conn:queue_declare(name, opts)
     opts.auto_delete or false, opts.arguments }
   local ok, qname, messages, consumers = rpc(self, "queue_declare", table.unpack(args, 1, 6))
   if not ok then return nil, qname, messages end
-  local e = record(self, "queue_declare", table.unpack(args, 1, 6))
-  e.name = qname
+  if not opts.passive then
+    local e = record(self, "queue_declare", table.unpack(args, 1, 6))
+    e.name = qname
+  end
   return { queue = qname, message_count = messages, consumer_count = consumers }
 end
 
@@ -401,7 +462,6 @@ function Conn:qos(prefetch)
   end
   local ok, err, code = rpc(self, "qos", prefetch, false)
   if not ok then return nil, err, code end
-  forget(self, function(e) return e.kind == "qos" end)
   record(self, "qos", prefetch, false)
   return true
 end
@@ -409,7 +469,6 @@ end
 function Conn:confirm_select()
   local ok, err, code = rpc(self, "confirm_select")
   if not ok then return nil, err, code end
-  forget(self, function(e) return e.kind == "confirm_select" end)
   record(self, "confirm_select")
   self._confirm = true
   return true
@@ -448,6 +507,7 @@ function Conn:receive(timeout)
     error("bad argument #1 to 'receive' (number expected)", 2)
   end
   local c = self._c
+  fair(self)
   return await(self, function()
     local m = c:take()
     if m then return m end
@@ -483,6 +543,8 @@ function Conn:ack(tag, opts)
   if self._closed then error("gf.amqp: connection is closed", 2) end
   tag = tag_of("ack", tag)
   opts = check_opts("ack", opts, { multiple = "boolean" }, 2)
+  local ok, err, code = room(self, deadline_of(self._timeout), "ack")
+  if not ok then return nil, err, code end
   return self._c:ack(tag, opts.multiple or false)
 end
 
@@ -492,6 +554,8 @@ function Conn:nack(tag, opts)
   opts = check_opts("nack", opts, { multiple = "boolean", requeue = "boolean" }, 2)
   local requeue = opts.requeue
   if requeue == nil then requeue = true end
+  local ok, err, code = room(self, deadline_of(self._timeout), "nack")
+  if not ok then return nil, err, code end
   return self._c:nack(tag, opts.multiple or false, requeue)
 end
 
@@ -510,21 +574,17 @@ function Conn:publish(exchange, key, body, props, opts)
   opts = check_opts("publish", opts, { mandatory = "boolean", wait = "boolean",
     timeout = "number" }, 2)
   local c = self._c
+  fair(self)
   local deadline = deadline_of(opts.timeout or self._timeout)
-  if not c:writable() then
-    -- the broker is not reading (flow control) or the socket buffer is full: wait for room
-    local ok, err, code = await(self, function()
-      if c:writable() then return true end
-      c:want_write()
-      return false
-    end, deadline, "publish: the broker does not take data (socket full)")
-    if not ok then return nil, err, code end
-  end
-  if self._busy == false and not c:status().channel_open and c:status().open then
+  local rok, rerr, rcode = room(self, deadline, "publish")
+  if not rok then return nil, rerr, rcode end
+  if not c:status().channel_open and c:status().open then
+    -- the broker closed the channel since (a refused publish, a bad ack): open it again
     lock(self)
-    local ok, e = pcall(reopen_channel, self)
+    local ok, r1, r2, r3 = pcall(reopen_channel, self)
     unlock(self)
-    if not ok then error(e, 0) end
+    if not ok then error(r1, 0) end
+    if not r1 then return nil, r2, r3 end
   end
   local seq, err, code = c:publish(exchange, key, body, props, opts.mandatory or false)
   if not seq then return nil, err, code end
@@ -536,6 +596,8 @@ function Conn:publish(exchange, key, body, props, opts)
       local st = c:status()
       if not st.open then return conn_error(self) end
       if not st.channel_open then
+        local cerr, ccode = c:channel_error()
+        if cerr then return nil, "publish: " .. cerr, ccode end
         return nil, "publish: the channel closed before the broker confirmed", "network"
       end
       return nil, "publish: the broker refused the message (basic.nack)", "protocol"

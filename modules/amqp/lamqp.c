@@ -17,7 +17,7 @@
 **   conn:notify()                      signal every waiter
 **   conn:status() -> {open=, channel_open=, err=, code=, heartbeat=, queued=, blocked=, epoch=}
 **   conn:channel_error() -> msg, code | nil        a channel closed by the broker (clears it)
-**   conn:close_send() -> true | nil, msg, code; conn:drop()
+**   conn:close_send() -> true | nil, msg, code; conn:drop([msg, code])
 **   now() -> milliseconds on the monotonic clock
 **
 ** Every wait is the facade's: it parks on a waiter's eventfd with gf.task.core.wait_fd. The
@@ -47,6 +47,7 @@ typedef struct lconn {
   gf_loop *loop;
   gf_watch watch;
   gf_timer timer;
+  gf_timer more;                       /* a capped pump left frames: go on at the next step */
   int *waiting, nwaiting, cap_waiting; /* eventfds of parked tasks */
   int *spare, nspare, cap_spare;       /* eventfds to reuse */
 } lconn;
@@ -67,6 +68,7 @@ static void stop_sources(lconn *lc)
   if (lc->loop) {
     gf_watch_stop(lc->loop, &lc->watch);
     gf_loop_timer_remove(lc->loop, &lc->timer);
+    gf_loop_timer_remove(lc->loop, &lc->more);
   }
 }
 
@@ -74,6 +76,27 @@ static void stop_sources(lconn *lc)
 static void settle(lconn *lc)
 {
   if (!lc->c.open) stop_sources(lc);
+}
+
+#define PUMP_FRAMES 512
+
+/* Pump, stop watching a lost connection, signal the waiters if anything changed. */
+static void pump(lconn *lc)
+{
+  int more = 0;
+  int changed = gfa_pump(&lc->c, PUMP_FRAMES, &more);
+  settle(lc);
+  if (more && lc->c.open && lc->more.heap_index == (size_t)-1) {
+    lc->more.due_ms = gf_now_ms();
+    gf_loop_timer_add(lc->loop, &lc->more);
+  }
+  if (changed) notify(lc);
+}
+
+static void on_more(gf_loop *loop, gf_timer *t)
+{
+  (void)loop;
+  pump((lconn *)((char *)t - offsetof(lconn, more)));
 }
 
 static void arm_timer(lconn *lc)
@@ -89,9 +112,7 @@ static void on_timer(gf_loop *loop, gf_timer *t)
 {
   (void)loop;
   lconn *lc = (lconn *)((char *)t - offsetof(lconn, timer));
-  int changed = gfa_pump(&lc->c);
-  settle(lc);
-  if (changed) notify(lc);
+  pump(lc);
   arm_timer(lc);
 }
 
@@ -102,11 +123,7 @@ static void on_socket(gf_loop *loop, gf_watch *w, int events)
     (void)gf_watch_start(loop, w, GF_IO_READ);
     notify(lc);
   }
-  if (events & (GF_IO_READ | GF_IO_ERROR)) {
-    int changed = gfa_pump(&lc->c);
-    settle(lc);
-    if (changed) notify(lc);
-  }
+  if (events & (GF_IO_READ | GF_IO_ERROR)) pump(lc);
 }
 
 static int start_sources(lua_State *L, lconn *lc)
@@ -119,6 +136,8 @@ static int start_sources(lua_State *L, lconn *lc)
   lc->watch.ref = 0; /* an idle connection does not keep the run alive */
   lc->timer.fire = on_timer;
   lc->timer.heap_index = (size_t)-1;
+  lc->more.fire = on_more;
+  lc->more.heap_index = (size_t)-1;
   int rc = gf_watch_start(lc->loop, &lc->watch, GF_IO_READ);
   if (rc != 0) {
     gfa_drop(&lc->c, "network", "cannot watch the AMQP socket: %s", strerror(-rc));
@@ -126,7 +145,7 @@ static int start_sources(lua_State *L, lconn *lc)
   }
   arm_timer(lc);
   /* login may have read frames past its own replies */
-  if (gfa_has_buffered(&lc->c)) gfa_pump(&lc->c);
+  if (gfa_has_buffered(&lc->c)) pump(lc);
   settle(lc);
   return 0;
 }
@@ -151,9 +170,7 @@ static int push_err(lua_State *L, lconn *lc)
 /* A sender's epilogue: frames rabbitmq-c read while writing are sorted now. */
 static int after_send(lua_State *L, lconn *lc, int rc)
 {
-  if (rc == 0 && gfa_has_buffered(&lc->c)) {
-    if (gfa_pump(&lc->c)) notify(lc);
-  }
+  if (rc == 0 && gfa_has_buffered(&lc->c)) pump(lc);
   settle(lc);
   if (rc != 0 || !lc->c.open) {
     notify(lc);
@@ -419,6 +436,7 @@ static int open_push(lua_State *L, void *ud)
     lc->c.fd = -1;
     lc->c.epoch = (uint64_t)-1; /* the first channel is epoch 0 */
     lc->timer.heap_index = (size_t)-1;
+    lc->more.heap_index = (size_t)-1;
     luaL_setmetatable(L, CONN_MT);
   }
   gfa_attach(&lc->c, j->st);
@@ -937,11 +955,15 @@ static int c_close_send(lua_State *L)
   return 1;
 }
 
-static int c_drop(lua_State *L)
+static int c_drop(lua_State *L) /* conn:drop([msg, code]) */
 {
   lconn *lc = check_conn(L);
+  const char *msg = luaL_optstring(L, 2, "connection closed");
+  const char *code = luaL_optstring(L, 3, "closed");
+  static const char *const codes[] = {"closed", "network", "timeout", NULL};
+  code = codes[luaL_checkoption(L, 3, "closed", codes)];
   stop_sources(lc);
-  if (lc->c.open) gfa_drop(&lc->c, "closed", "connection closed");
+  if (lc->c.open) gfa_drop(&lc->c, code, "%s", msg);
   notify(lc);
   return 0;
 }
@@ -992,6 +1014,7 @@ int luaopen_gf_amqp_core(lua_State *L)
                                      {"drop", c_drop},
                                      {NULL, NULL}};
   static const luaL_Reg funcs[] = {{"connect", l_connect}, {"now", l_now}, {NULL, NULL}};
+  gfa_init();
   luaL_newmetatable(L, CONN_MT);
   luaL_newlib(L, methods);
   lua_setfield(L, -2, "__index");

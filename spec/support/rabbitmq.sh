@@ -46,6 +46,10 @@ _rmq_tls() {
 
 rmq_start() {
   local b=$GF_RMQ_DIR
+  if (exec 3<>/dev/tcp/127.0.0.1/19010) 2>/dev/null; then
+    echo "servers: 127.0.0.1:19010 is taken (another RabbitMQ? bash <its tree>/spec/support/rabbitmq.sh stop)" >&2
+    return 1
+  fi
   rm -rf "$b" && mkdir -p "$b"
   touch "$b/rabbitmq-env.conf"
   _rmq_tls "$b/tls" || return 1
@@ -93,7 +97,9 @@ rmq_wait() {
   return 1
 }
 
+# Stop the broker this shell started (rmq_stop force: whichever runs from GF_RMQ_DIR).
 rmq_stop() {
+  [ -n "$GF_RMQ_PID" ] || [ "${1:-}" = force ] || return 0
   [ -x "$GF_RMQ_DIR/ctl" ] || return 0
   "$GF_RMQ_DIR/ctl" shutdown >/dev/null 2>&1 || true
   if [ -n "$GF_RMQ_PID" ]; then
@@ -108,7 +114,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   case "${1:-}" in
     start) rmq_start && rmq_wait && echo "rabbitmq up: $GF_TEST_AMQP_URL (pid $GF_RMQ_PID)" ;;
-    stop) rmq_stop ;;
+    stop) rmq_stop force ;;
     ctl) shift; exec "$GF_RMQ_DIR/ctl" "$@" ;;
     *) echo "usage: rabbitmq.sh start | stop | ctl ARGS..." >&2; exit 2 ;;
   esac

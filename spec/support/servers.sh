@@ -65,7 +65,6 @@ servers_stop() {
   for p in "${GF_SERVER_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   GF_SERVER_PIDS=()
   rmq_stop
-source "$GF_EMU_SRC/../rabbitmq.sh"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
