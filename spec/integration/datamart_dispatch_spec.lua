@@ -21,6 +21,7 @@ describe("datamart dispatch", function()
 
   it("sends the original's request and reports non-2xx as a failure", function()
     local gh = dm.start({ dispatch_status = "500,204" })
+    finally(function() gh:stop() end)
     local emit = dispatch.github({ url = gh.url .. "/repos/o/r/dispatches", token = TOKEN })
     local ok, why = emit("20230422")
     assert.is_nil(ok)
@@ -38,6 +39,7 @@ describe("datamart dispatch", function()
 
   it("replays the real announcements in-process: two days dispatched, the 500 retried", function()
     local gh = dm.start({ dispatch_status = "500,204" })
+    finally(function() gh:stop() end)
     local db = assert(sqlite.open(paths.fixtures .. "/datamart/amqp_events_20230422-24.db", { readonly = true, wal = false }))
     local rows = assert(db:query("SELECT * FROM message_events ORDER BY event_id"))
     db:close()
@@ -80,6 +82,7 @@ describe("datamart dispatch", function()
     log.secret(TOKEN)
     log.error("dispatch failed", { error = "Authorization: token " .. TOKEN, url = "https://x/?token=" .. TOKEN })
     local gh = dm.start({ dispatch_status = "204" })
+    finally(function() gh:stop() end)
     local http = require("gf.http")
     local dbg = {}
     assert(http.request({ url = gh.url .. "/repos/o/r/dispatches", method = "POST", body = "{}", debug = true,

@@ -56,8 +56,10 @@ describe("datamart_listener across a broker restart #integration", function()
 
   it("reconnects after a broker restart: /healthz 200, 503, 200, and records what follows", function()
     local gh = dm.start({ dispatch_status = "204" })
+    finally(function() gh:stop() end)
     local pid = dm.start_listener({ dir = tmp, url = URL, zone = "RESTART", exchange = "xpublic", token = TOKEN,
       dispatch_url = gh.url .. "/repos/bcgov/nr-rfc-grib-copy/dispatches", port = HTTP_PORT })
+    finally(function() if dm.alive(pid) then os.execute("kill -9 " .. pid) end end)
     local function health()
       local r = http.get(("http://127.0.0.1:%d/healthz"):format(HTTP_PORT), { retry = false, timeout = 2 })
       return r and r.status

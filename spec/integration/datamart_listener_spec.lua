@@ -71,7 +71,9 @@ describe("datamart_listener through RabbitMQ #integration", function()
 
   it("replays the 2,782 announcements: exact rows, exact dispatches, a 500 kept and retried", function()
     local gh = dm.start({ dispatch_status = "500,204" })
+    finally(function() gh:stop() end)
     local pid = listener(gh, { port = HTTP_PORT, idle = 1.5 })
+    finally(function() if dm.alive(pid) then os.execute("kill -9 " .. pid) end end)
     dm.publish(conn, exchange, rows)
     -- the endpoints while it runs (after the stream, before its idle exit)
     local base = ("http://127.0.0.1:%d"):format(HTTP_PORT)
@@ -118,7 +120,9 @@ describe("datamart_listener through RabbitMQ #integration", function()
 
   it("kill -9 mid-replay, restart: every announcement once, no cleared day dispatched twice", function()
     local gh = dm.start({ dispatch_status = "204" })
+    finally(function() gh:stop() end)
     local pid = listener(gh)
+    finally(function() if dm.alive(pid) then os.execute("kill -9 " .. pid) end end)
     -- the first half of the stream (20230422 completes within it), killed as soon as that day
     -- is cleared (a kill between the 2xx and the clear's commit would send it again after the
     -- restart: at least once, by design, and harmless as grib_copy skips a done date)

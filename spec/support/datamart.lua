@@ -129,7 +129,9 @@ function M.db_rows(path)
   return r, d
 end
 
-function Server:stop()
+function Server:stop() -- idempotent (specs also call it from finally)
+  if self.stopped then return end
+  self.stopped = true
   os.execute("kill " .. self.pid .. " 2>/dev/null")
   os.execute("rm -rf " .. q(self.dir))
 end
