@@ -424,6 +424,7 @@ describe("gf.fs #unit", function()
       a:unlock() -- idempotent
       do
         local c <close> = assert(fs.lock(path))
+        assert.is_true(c:held())
         assert.is_nil((fs.lock(path)))
       end
       assert.is_truthy(fs.lock(path))
