@@ -80,6 +80,9 @@ local function check(rec)
     st.running = st.running + 1
     return
   end
+  if desc.status == "FAILED" then
+    desc.error, desc.cause = core.execution_error(d, desc.executionArn or arn, desc)
+  end
   apply(rec.payload_id, arn, desc)
 end
 

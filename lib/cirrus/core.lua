@@ -286,6 +286,28 @@ function M.describe(d, arn)
   return nil, msg, code
 end
 
+-- The error of a FAILED execution, as Cirrus' update-state reads it from the history (newest
+-- first): the last failed task / activity / lambda event's error and cause, else the
+-- ExecutionFailed event's, else DescribeExecution's.
+function M.execution_error(d, arn, desc)
+  local h = d.sfn:call("GetExecutionHistory", { executionArn = arn, reverseOrder = true, maxResults = 100 })
+  local exec_failed
+  for _, ev in ipairs(h and h.events or {}) do
+    for k, det in pairs(ev) do
+      if type(k) == "string" and k:match("FailedEventDetails$") and type(det) == "table" and det.error then
+        if k == "executionFailedEventDetails" then
+          exec_failed = exec_failed or det
+        else
+          return det.error, det.cause
+        end
+      end
+    end
+  end
+  if desc and desc.error and desc.error ~= json.null then return desc.error, desc.cause end
+  if exec_failed then return exec_failed.error, exec_failed.cause end
+  return nil
+end
+
 -- }======
 
 -- {====== process ======
