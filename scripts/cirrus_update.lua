@@ -24,7 +24,6 @@ local task = require("gf.task")
 local time = require("gf.time")
 local core = require("cirrus.core")
 local deploy = require("cirrus.deploy")
-local payload_ids = require("gf.state.payload")
 
 local opts = args.parse({
   name = "cirrus_update", version = "1.0.0", env_prefix = false,
@@ -158,5 +157,4 @@ end
 io.stderr:write(("cirrus_update: %d checked, %d updated, %d still running, %d failed\n"):format(
   st.checked, st.updated, st.running, st.failed))
 if st.failed > 0 then host.fail(("cirrus_update: %d records could not be updated"):format(st.failed), 1) end
-local _ = payload_ids
 return 0

@@ -32,6 +32,8 @@
 -- is_invalid_error(error) -> bool   cirrus.lib.errors.InvalidInput, stactask...InvalidInput
 -- describe(d, arn) -> DescribeExecution result (falls back to the state machine's execution
 --   of the same name when the server names executions differently, as stepfunctions-local does)
+-- execution_error(d, arn, desc) -> error, cause of a FAILED execution, from its history (the
+--   last failed task event, else ExecutionFailed), else DescribeExecution's
 -- publish_items(d, payload) -> n published; event(d, type, id, fields)
 -- next_payloads(payload) -> list: the chained payloads (process[2..]; a list entry forks)
 -- queue_body(d, payload) -> body | nil, msg, code   over 262,144 bytes: {"url": ...} in the store
@@ -348,7 +350,7 @@ local function run_local(d, id, p, name, arn)
   return { status = "SUCCEEDED", output = out }
 end
 
-local function start(d, id, p, item, replace)
+local function start(d, id, p, item)
   local log = logger(d)
   local proc = p.process[1]
   local name = M.execution_name(item, id, d.region)
@@ -455,7 +457,7 @@ function M.process(d, payloads, opts)
       local replace = opts.replace or p.process[1].replace == true
       local s = item and item.state
       if s == nil or START_STATES[s] or replace then
-        results[i] = start(d, id, p, item, replace)
+        results[i] = start(d, id, p, item)
       else
         results[i] = { id = id, status = "skipped", event = "ALREADY_" .. s }
         M.event(d, "ALREADY_" .. s, id)

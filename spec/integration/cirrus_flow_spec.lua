@@ -185,6 +185,10 @@ describe("cirrus flow on real servers #integration", function()
       teardown(function()
         v.store:close()
         if v.dir then fs.remove_tree(v.dir) end
+        if v.table then
+          require("gf.state.dynamodb").delete_table(awsjson.client({ service = "dynamodb", endpoint = DDB_EP,
+            region = "us-east-1", credentials = CREDS }), v.table)
+        end
       end)
 
       local function all(list, extra)
