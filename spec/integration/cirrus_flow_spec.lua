@@ -166,7 +166,7 @@ describe("cirrus flow on real servers #integration", function()
 
   for vi, v in ipairs(variants) do
     describe(v.label, function()
-      local col, cw, ids, old, queue, topic, subq, expected
+      local col, cw, ids, old, queue, topic, subq, expected, etopic, eventq
 
       setup(function()
         v.setup(v)
@@ -178,6 +178,9 @@ describe("cirrus flow on real servers #integration", function()
         subq = assert(sq:create_queue(("gfc-items-%d-%s"):format(vi, uid)))
         local qarn = assert(sq:get_attributes(subq, { "QueueArn" })).QueueArn
         assert(sn:subscribe(topic, "sqs", qarn))
+        etopic = assert(sn:create_topic(("gfc-events-%d-%s"):format(vi, uid)))
+        eventq = assert(sq:create_queue(("gfc-events-%d-%s"):format(vi, uid)))
+        assert(sn:subscribe(etopic, "sqs", assert(sq:get_attributes(eventq, { "QueueArn" })).QueueArn))
         expected = {}
         for _, i in ipairs({ 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 47, 48, 49 }) do expected[ids[i]] = i end
       end)
@@ -239,7 +242,7 @@ describe("cirrus flow on real servers #integration", function()
 
       it("cirrus_worker claims them and starts executions with the uuid5 names", function()
         local r = sh(cmd(all({ "cirrus_worker", "--queue", queue, "--wait", "1", "--idle-exit", "2",
-          "--publish-topic", topic }, all(v.opts, v.worker_opts))))
+          "--publish-topic", topic, "--event-topic", etopic }, all(v.opts, v.worker_opts))))
         assert.equal(0, r.code, r.stderr)
         assert.matches("13 deleted, 0 left in the queue", r.stderr)
         local list, order = {}, {}
@@ -263,6 +266,25 @@ describe("cirrus flow on real servers #integration", function()
             assert.equal(names[k], d.name)
           end
         end
+        -- workflow events: CLAIMED_PROCESSING and STARTED_PROCESSING per payload (+ SUCCEEDED locally)
+        local events = {}
+        for _ = 1, 20 do
+          local ms = assert(sq:receive(eventq, { max = 10, wait = 1 }))
+          for _, m in ipairs(ms) do
+            local env = assert(json.decode(m.body))
+            local e = assert(json.decode(env.Message))
+            assert.is_not_nil(expected[e.payload_id], e.payload_id)
+            assert.same({ Type = "String", Value = e.event_type }, env.MessageAttributes.event_type)
+            assert.same({ Type = "String", Value = WF }, env.MessageAttributes.workflow)
+            assert.same({ Type = "String", Value = col }, env.MessageAttributes.collections)
+            events[e.event_type] = (events[e.event_type] or 0) + 1
+          end
+          if #ms > 0 then assert(sq:delete_batch(eventq, ms)) end
+          if (events.STARTED_PROCESSING or 0) >= 13 and (not v.is_local or (events.SUCCEEDED or 0) >= 13) then break end
+        end
+        assert.equal(13, events.CLAIMED_PROCESSING)
+        assert.equal(13, events.STARTED_PROCESSING)
+        if v.is_local then assert.equal(13, events.SUCCEEDED) end
         -- the other 37 are untouched
         assert.equal("COMPLETED", assert(v.store:get(ids[20])).state)
         assert.equal("FAILED", assert(v.store:get(ids[10])).state)

@@ -426,6 +426,28 @@ describe("cirrus commands on SQLite and a directory #unit", function()
     assert.equal("$missing", run.gfhost({ "run", "payload", "template", "--silence-templating-errors" }, { stdin = "$missing" }).stdout)
   end)
 
+  it("cirrus_update --events applies EventBridge status-change events", function()
+    local s2 = assert(state.open({ path = dir .. "/state.db" }))
+    local a, b = mk(40), mk(41)
+    for _, p in ipairs({ a, b }) do
+      assert(s2:claim(p.id, OLD .. "ev"))
+      assert(s2:set_processing(p.id))
+    end
+    local out = mk(40)
+    out.features[1].links = { { rel = "self", href = "s3://out/test-id40.json" } }
+    local events = json.encode({ ["detail-type"] = "Step Functions Execution Status Change",
+      detail = { executionArn = OLD .. "ev", status = "SUCCEEDED", input = json.encode(a), output = json.encode(out) } })
+      .. "\n" .. json.encode({ detail = { executionArn = OLD .. "ev", status = "FAILED", input = json.encode(b),
+      error = "States.TaskFailed", cause = "boom" } }) .. "\n"
+    local r = gf({ "cirrus_update", "--events", "-" }, events)
+    assert.equal(0, r.code, r.stderr)
+    assert.equal(2, #lines(r.stdout))
+    local ra, rb = assert(s2:get(a.id)), assert(s2:get(b.id))
+    assert.same({ "COMPLETED", { "s3://out/test-id40.json" } }, { ra.state, ra.outputs })
+    assert.same({ "FAILED", "States.TaskFailed: boom" }, { rb.state, rb.last_error })
+    s2:close()
+  end)
+
   it("run_workflow exits 0 with the output, 10 with last_error; get_state and get_execution show it", function()
     local r = gf({ "run_workflow", "-p", "0.05" }, json.encode(mk(30)))
     assert.equal(0, r.code, r.stderr)
