@@ -4,12 +4,14 @@
 #   1. get_payloads --state FAILED --rerun to NDJSON: gfhost vs a boto3 script doing what
 #      Cirrus' get-payloads does (query pages of 100 on the state_updated index, newest first,
 #      one S3 GET per payload, in sequence, json.dumps per line);
-#   2. process of the N lines into SQS (local-aws-sqs, which speaks both protocols): gfhost (batches of 10, 16 batches in flight)
-#      vs boto3 send_message per line.
+#   2. process of the N lines into SQS: gfhost (batches of 10, 16 batches in flight) vs boto3
+#      send_message per line — on local-aws-sqs with Debian's boto3 (query protocol, which
+#      fauxqs refuses), and on fauxqs with a JSON-protocol boto3 when one is installed
+#      (PYTHON_JSON, default ~/.pyenv/shims/python3).
 # Prints wall seconds, payloads/s, peak RSS (MiB) of each side and the ratios; checks both
 # sides print the same payload ids and both queues end with N messages.
 #
-#   bash bench/cirrus_bench.sh [path/to/gfhost]          env: N (10000), PYTHON (/usr/bin/python3)
+#   bash bench/cirrus_bench.sh [path/to/gfhost]   env: N (10000), PYTHON (/usr/bin/python3), PYTHON_JSON, KEEP
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GFHOST=$(realpath "${1:-$ROOT/build/gfhost}")
@@ -28,7 +30,7 @@ PY=${PYTHON:-/usr/bin/python3}
 "$PY" -c "import boto3" || { echo "cirrus_bench: $PY has no boto3 (apt-get install python3-boto3)" >&2; exit 1; }
 
 UID_=$(date +%s)$$
-export N TABLE="gfc-bench-$UID_" BUCKET="gfc-bench-$UID_" QG="gfc-bench-gf-$UID_" QP="gfc-bench-py-$UID_"
+export N TABLE="gfc-bench-$UID_" BUCKET="gfc-bench-$UID_"
 export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 export AWS_ENDPOINT_URL_S3=http://127.0.0.1:19000 AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:19002
@@ -47,9 +49,6 @@ local ddb = awsjson.client({ service = "dynamodb" })
 assert(dynamodb.create_table(ddb, T))
 local s3c = s3.client()
 assert(s3c:create_bucket("s3://" .. B))
-local q = sqs.client()
-print(assert(q:create_queue(os.getenv("QG"))))
-print(assert(q:create_queue(os.getenv("QP"))))
 local now = os.time() - 3600
 local function id(i) return ("bench-col/workflow-bench-wf/item%05d"):format(i) end
 local function payload(i)
@@ -90,10 +89,9 @@ end, { concurrency = 32 })
 assert(#f2 == 0, f2[1] and tostring(f2[1].error))
 EOF
 t0=${EPOCHREALTIME/./}
-mapfile -t QURLS < <("$GFHOST" run "$W/seed.lua")
+"$GFHOST" run "$W/seed.lua"
 t1=${EPOCHREALTIME/./}
 echo "seeded $N records and payloads in $(( (t1 - t0) / 1000000 )) s"
-export QG_URL=${QURLS[0]} QP_URL=${QURLS[1]}
 # }======
 
 # {====== the boto3 peers ======
@@ -162,9 +160,12 @@ printf '%-8s %8s s %9s payloads/s  peak RSS %7s MiB  (%s lines)\n' gfhost "$gs" 
 printf '%-8s %8s s %9s payloads/s  peak RSS %7s MiB  (%s lines)\n' boto3 "$ps" "$(awk -v n="$N" -v s="$ps" 'BEGIN{printf "%.0f", n/s}')" "$pm" "$pl"
 echo "ratio (boto3 time / gfhost time): $(ratio "$ps" "$gs")x   memory (boto3 / gfhost): $(ratio "$pm" "$gm")x"
 
-echo "== process of $N NDJSON lines into SQS (local-aws-sqs)"
-read -r gs2 gm2 < <(timed "$W/gf.out" "$W/gf2.err" "$GFHOST" run process --queue "$QG_URL" "$W/gf.ndjson")
-read -r ps2 pm2 < <(timed "$W/py.out" "$W/py2.err" env QP_URL="$QP_URL" "$PY" "$W/process.py" <"$W/gf.ndjson")
+cat >"$W/queues.lua" <<'EOF'
+local q = require("gf.sqs").client()
+local id = os.getenv("QID")
+print(assert(q:create_queue("gfc-bench-gf-" .. id)))
+print(assert(q:create_queue("gfc-bench-py-" .. id)))
+EOF
 cat >"$W/count.lua" <<'EOF'
 local q = require("gf.sqs").client()
 for _, u in ipairs({ os.getenv("QG_URL"), os.getenv("QP_URL") }) do
@@ -172,12 +173,29 @@ for _, u in ipairs({ os.getenv("QG_URL"), os.getenv("QP_URL") }) do
   q:delete_queue(u)
 end
 EOF
-mapfile -t COUNTS < <("$GFHOST" run "$W/count.lua")
-queued=$(grep -c '"status":"queued"' "$W/gf.out" || true)
-printf '%-8s %8s s %9s payloads/s  peak RSS %7s MiB  (%s queued, queue holds %s)\n' gfhost "$gs2" "$(awk -v n="$N" -v s="$gs2" 'BEGIN{printf "%.0f", n/s}')" "$gm2" "$queued" "${COUNTS[0]}"
-printf '%-8s %8s s %9s payloads/s  peak RSS %7s MiB  (%s sent, queue holds %s)\n' boto3 "$ps2" "$(awk -v n="$N" -v s="$ps2" 'BEGIN{printf "%.0f", n/s}')" "$pm2" "$(cat "$W/py.out")" "${COUNTS[1]}"
-echo "ratio (boto3 time / gfhost time): $(ratio "$ps2" "$gs2")x   memory (boto3 / gfhost): $(ratio "$pm2" "$gm2")x"
-[ "${COUNTS[0]}" = "$N" ] && [ "${COUNTS[1]}" = "$N" ] || { echo "process: a queue does not hold $N messages" >&2; exit 1; }
+# process_bench LABEL ENDPOINT PYTHON: gfhost process vs PYTHON's boto3 send_message per line
+process_bench() {
+  local label=$1 ep=$2 py=$3 queued
+  export AWS_ENDPOINT_URL_SQS=$ep
+  mapfile -t QS < <(QID="$UID_$RANDOM" "$GFHOST" run "$W/queues.lua")
+  export QG_URL=${QS[0]} QP_URL=${QS[1]}
+  echo "== process of $N NDJSON lines into SQS ($label)"
+  read -r gs2 gm2 < <(timed "$W/gf.out" "$W/gf2.err" "$GFHOST" run process --queue "$QG_URL" "$W/gf.ndjson")
+  read -r ps2 pm2 < <(timed "$W/py.out" "$W/py2.err" "$py" "$W/process.py" <"$W/gf.ndjson")
+  mapfile -t COUNTS < <("$GFHOST" run "$W/count.lua")
+  queued=$(grep -c '"status":"queued"' "$W/gf.out" || true)
+  printf '%-8s %8s s %9s payloads/s  peak RSS %7s MiB  (%s queued, queue holds %s)\n' gfhost "$gs2" "$(awk -v n="$N" -v s="$gs2" 'BEGIN{printf "%.0f", n/s}')" "$gm2" "$queued" "${COUNTS[0]}"
+  printf '%-8s %8s s %9s payloads/s  peak RSS %7s MiB  (%s sent, queue holds %s)\n' boto3 "$ps2" "$(awk -v n="$N" -v s="$ps2" 'BEGIN{printf "%.0f", n/s}')" "$pm2" "$(cat "$W/py.out")" "${COUNTS[1]}"
+  echo "ratio (boto3 time / gfhost time): $(ratio "$ps2" "$gs2")x   memory (boto3 / gfhost): $(ratio "$pm2" "$gm2")x"
+  [ "${COUNTS[0]}" = "$N" ] && [ "${COUNTS[1]}" = "$N" ] || { echo "process: a queue does not hold $N messages" >&2; exit 1; }
+}
+process_bench "local-aws-sqs, Debian boto3 $("$PY" -c 'import boto3; print(boto3.__version__)'), query protocol" \
+  http://127.0.0.1:19005 "$PY"
+# fauxqs speaks only the JSON protocol: with a boto3 that does (the image's pyenv one), compare there too
+PYJ=${PYTHON_JSON:-$HOME/.pyenv/shims/python3}
+if [ -x "$PYJ" ] && [ "$("$PYJ" -c 'import botocore.session as s; print(s.get_session().get_service_model("sqs").protocol)' 2>/dev/null)" = json ]; then
+  process_bench "fauxqs, boto3 $("$PYJ" -c 'import boto3; print(boto3.__version__)'), JSON protocol" http://127.0.0.1:19001 "$PYJ"
+fi
 
 cat >"$W/drop.lua" <<'EOF'
 local dynamodb, awsjson = require("gf.state.dynamodb"), require("gf.awsjson")

@@ -14,7 +14,8 @@
 -- "<Error>: <cause>" (INVALID for InvalidInput errors); ABORTED -> ABORTED. Workflow events go to
 -- --event-topic. --events reads EventBridge "Step Functions Execution Status Change" events
 -- (NDJSON or one document; detail.executionArn, status, input, output, error, cause), the
--- lambda's own input. --follow repeats every --poll seconds until nothing is running (or
+-- lambda's own input. --dry-run prints each ended execution's status and would-be last_error
+-- and writes nothing. --follow repeats every --poll seconds until nothing is running (or
 -- --timeout). Prints one JSON line per record changed; exit 1 when a call failed.
 local args = require("gf.args")
 local host = require("gf.host")
@@ -35,6 +36,7 @@ local opts = args.parse({
     { name = "follow", type = "boolean", help = "repeat until no execution is running" },
     { name = "poll", type = "number", default = 15, help = "--follow: seconds between rounds" },
     { name = "timeout", type = "number", default = 3600, help = "--follow: give up after this many seconds" },
+    { name = "dry-run", type = "boolean", help = "print what each ended execution would set; write and publish nothing" },
   }),
 }, ...)
 
@@ -54,6 +56,13 @@ local function report(id, arn, final, le)
 end
 
 local function apply(id, arn, desc)
+  if opts.dry_run then
+    st.updated = st.updated + 1
+    io.stdout:write(json.encode({ payload_id = id, execution = arn, status = desc.status, dry_run = true,
+      last_error = (desc.status == "FAILED" and core.last_error(desc.error, desc.cause)) or nil },
+      { sort_keys = true }), "\n")
+    return
+  end
   local final, le = core.update(d, id, { status = desc.status, output = desc.output, error = desc.error,
     cause = desc.cause, execution = arn, execution_id = arn:match(":([^:]+)$") })
   if not final then

@@ -16,6 +16,9 @@
 -- storage or service error stays and comes back after its visibility timeout, as the lambda's
 -- partial-batch failure does. Stops after --idle-exit seconds without messages, after
 -- --max-messages, or on SIGINT/SIGTERM; prints a summary. Exit 1 when a queue call failed.
+-- --dry-run prints one JSON line per payload with what would happen ("would_start" and the
+-- execution ARN, "skipped" with its ALREADY_<STATE> event, ...) and writes nothing; the messages
+-- become visible again (use --max-messages to stop: they would be received again).
 local args = require("gf.args")
 local host = require("gf.host")
 local json = require("gf.json")
@@ -33,6 +36,7 @@ local opts = args.parse({
     { name = "visibility", type = "integer", default = 300, help = "seconds a received message stays hidden" },
     { name = "idle-exit", type = "number", help = "stop after this many seconds without messages (default: run until interrupted)" },
     { name = "max-messages", type = "integer", help = "stop after this many messages" },
+    { name = "dry-run", type = "boolean", help = "print what would be started or skipped; claim, start and delete nothing (the messages become visible again)" },
   }),
 }, ...)
 
@@ -73,7 +77,18 @@ local function handle(batch)
       end
     end
   end
-  local results = core.process(d, all)
+  local results = opts.dry_run and core.decide(d, all) or core.process(d, all)
+  if opts.dry_run then
+    for _, r in ipairs(results) do
+      io.stdout:write(json.encode({ id = r.id, status = r.status, event = r.event, execution = r.execution,
+        error = r.message }, { sort_keys = true }), "\n")
+    end
+    counts.dry_run = (counts.dry_run or 0) + #results
+    st.payloads = st.payloads + #results
+    local ok, vmsg = d.sqs:change_visibility_batch(d.queue, batch, 0)
+    if not ok then log.warn("messages not made visible again", { error = vmsg }) end
+    return
+  end
   for i, r in ipairs(results) do
     counts[r.status] = (counts[r.status] or 0) + 1
     st.payloads = st.payloads + 1

@@ -26,7 +26,7 @@ local opts = args.parse({
 if (opts.payload_id == nil) == (opts.arn == nil) then
   host.fail("get_execution: give exactly one of --payload-id and --arn", 2)
 end
-local d, dmsg = deploy.open(opts, { state = opts.payload_id ~= nil or nil, payloads = false, queue = false, sns = false })
+local d, dmsg = deploy.open(opts, { state = opts.payload_id ~= nil, payloads = false, queue = false, sns = false })
 if not d then host.fail("get_execution: " .. dmsg, 1) end
 
 local arn, rec = opts.arn, nil

@@ -60,41 +60,49 @@ local function emit(r)
 end
 
 -- {====== input: NDJSON lines, or one JSON document ======
-local function read_all(path)
-  if path == "-" then return io.stdin:read("a") end
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  local t = f:read("a")
-  f:close()
-  return t
-end
-
--- calls fn(payload|nil, lineno, source, error) for each entry of the source
+-- entries(path, fn): fn(payload|nil, lineno, source, error) for each entry, streamed line by
+-- line. When the first non-blank line is not JSON by itself, the whole input is tried as one
+-- (pretty-printed) document; if that fails too, every line is reported on its own.
 local function entries(path, fn)
-  local text, err = read_all(path)
   local name = path == "-" and "stdin" or path
-  if not text then
+  local f, err = io.stdin, nil
+  if path ~= "-" then f, err = io.open(path, "rb") end
+  if not f then
     fn(nil, 0, name, "cannot read: " .. tostring(err))
     return
   end
-  local first = text:match("^%s*()")
-  local nl = text:find("\n", first, true)
-  local head = text:sub(first, nl and nl - 1 or #text)
-  if head:match("%S") and not json.decode(head) then
-    local v = json.decode(text)      -- a single pretty-printed document
-    if v ~= nil then
-      fn(v, 1, name)
-      return
+  local n, first = 0, nil
+  for line in f:lines() do
+    n = n + 1
+    if line:match("%S") then
+      first = line
+      break
     end
   end
-  local n = 0
-  for line in text:gmatch("([^\n]*)\n?") do
+  local function each(line)
     n = n + 1
     if line:match("%S") then
       local v, msg = json.decode(line)
       if v == nil then fn(nil, n, name, msg) else fn(v, n, name) end
     end
   end
+  if first then
+    local v, msg = json.decode(first)
+    if v ~= nil then
+      fn(v, n, name)
+      for line in f:lines() do each(line) end
+    else
+      local rest = f:read("a") or ""
+      local doc = json.decode(first .. "\n" .. rest)
+      if doc ~= nil then
+        fn(doc, n, name)
+      else
+        fn(nil, n, name, msg)
+        for line in (rest .. "\n"):gmatch("([^\n]*)\n") do each(line) end
+      end
+    end
+  end
+  if f ~= io.stdin then f:close() end
 end
 -- }======
 

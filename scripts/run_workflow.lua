@@ -9,7 +9,8 @@
 -- payload was sent (so a rerun of a FAILED payload is not mistaken for its old outcome):
 -- COMPLETED prints the output payload (the stored output.json, else the record) and exits 0;
 -- any other state prints {"last_error": ...} and exits 10; after -t seconds it prints
--- {"last_error": "timeout"} and exits 11. Bad input exits 1, bad options 2.
+-- {"last_error": "timeout"} and exits 11. Bad input exits 1, bad options 2. --dry-run validates
+-- and prints the id and what would happen, and sends nothing.
 local args = require("gf.args")
 local host = require("gf.host")
 local json = require("gf.json")
@@ -24,6 +25,7 @@ local opts = args.parse({
   options = deploy.options({ "queue", "statedb", "payloads", "workflow", "topics", "region" }, {
     { name = "timeout", short = "t", type = "number", default = 3600, help = "seconds to wait" },
     { name = "poll-interval", short = "p", type = "number", default = 15, help = "seconds between state checks" },
+    { name = "dry-run", type = "boolean", help = "validate, print the id and what would happen; send and run nothing" },
   }),
 }, ...)
 
@@ -35,6 +37,13 @@ local p, perr = json.decode(text or "")
 if type(p) ~= "table" then host.fail("run_workflow: stdin: " .. tostring(perr or "not a JSON object"), 1) end
 local id, msg = core.prepare(p)
 if not id then host.fail("run_workflow: " .. msg, 1) end
+
+if opts.dry_run then
+  local r = core.decide(d, { p })[1]
+  io.stdout:write(json.encode({ id = id, target = d.queue or (d.sfn and "stepfunctions") or "local",
+    status = r.status, event = r.event, execution = r.execution }, { sort_keys = true }), "\n")
+  return 0
+end
 
 local before = d.state:get(id)
 local before_updated = before and before.updated

@@ -22,6 +22,8 @@
 --   Decision: start when the record is FAILED, ABORTED, CLAIMED or missing, or when replace
 --   (process[1].replace or opts.replace) is set; the claim's condition still refuses
 --   PROCESSING and CLAIMED records — a CLAIMED one is taken over with its stored execution.
+-- decide(d, payloads [, opts]) -> results as process() would give, writing nothing
+--   (status "would_start" with the execution ARN, "skipped", "rejected", "error")
 -- execution_name(item_or_nil, id, region) -> uuid5 of "<id>/<repr(console urls)>"
 -- execution_arn(d, workflow, name) -> base ARN with :stateMachine: -> :execution:, + "<workflow>:<name>"
 -- console_url(arn [, region]) -> the AWS console URL Cirrus renders executions as
@@ -429,6 +431,36 @@ local function start(d, id, p, item)
   M.event(d, "STARTED_PROCESSING", id, { execution = arn, payload_url = url })
   res.status = "started"
   return res
+end
+
+-- What process() would do, without writing anything: results with status "would_start",
+-- "skipped" (event ALREADY_<STATE> / DUPLICATE_ID_ENCOUNTERED), "rejected" or "error".
+function M.decide(d, payloads, opts)
+  opts = opts or {}
+  local results, seen = {}, {}
+  for i, p in ipairs(payloads) do
+    local id, msg = M.prepare(p)
+    if not id then
+      results[i] = { status = "rejected", event = "NOT_A_PROCESS_PAYLOAD", message = msg, code = "invalid_input" }
+    elseif seen[id] then
+      results[i] = { id = id, status = "skipped", event = "DUPLICATE_ID_ENCOUNTERED" }
+    else
+      seen[id] = true
+      local item, gmsg, code = d.state:get(id)
+      local s = item and item.state
+      if not item and code ~= "not_found" then
+        results[i] = { id = id, status = "error", message = gmsg, code = code }
+      elseif s == "PROCESSING" or (s ~= nil and not START_STATES[s] and not (opts.replace or p.process[1].replace == true)) then
+        results[i] = { id = id, status = "skipped", event = "ALREADY_" .. s }
+      else
+        local name = M.execution_name(item, id, d.region)
+        local arn = (s == "CLAIMED" and item.executions and item.executions[#item.executions])
+          or M.execution_arn(d, p.process[1].workflow, name)
+        results[i] = { id = id, status = "would_start", execution = arn, state = s }
+      end
+    end
+  end
+  return results
 end
 
 function M.process(d, payloads, opts)

@@ -241,6 +241,17 @@ describe("cirrus flow on real servers #integration", function()
       end)
 
       it("cirrus_worker claims them and starts executions with the uuid5 names", function()
+        local dry = sh(cmd(all({ "cirrus_worker", "--queue", queue, "--wait", "1", "--max-messages", "13", "--dry-run" },
+          all(v.opts, v.worker_opts))))
+        assert.equal(0, dry.code, dry.stderr)
+        local would = 0
+        for _, l in ipairs(lines(dry.stdout)) do
+          local x = json.decode(l)
+          assert.is_not_nil(expected[x.id], x.id)
+          if x.status == "would_start" then would = would + 1 end
+        end
+        assert.is_true(would >= 1)
+        assert.equal("FAILED", assert(v.store:get(ids[0])).state)
         local r = sh(cmd(all({ "cirrus_worker", "--queue", queue, "--wait", "1", "--idle-exit", "2",
           "--publish-topic", topic, "--event-topic", etopic }, all(v.opts, v.worker_opts))))
         assert.equal(0, r.code, r.stderr)
