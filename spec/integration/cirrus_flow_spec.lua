@@ -409,6 +409,17 @@ describe("cirrus flow on real servers #integration", function()
           assert.matches("^s3://gfc%-" .. uid .. "/payloads/[%x%-]+%.json$", x.url)
           local m = assert(sq:receive(q2, { max = 1, wait = 2 }))[1]
           assert.same({ url = x.url }, json.decode(m.body))
+          -- --rate paces the sends; everything still arrives
+          local three = {}
+          for k = 1, 3 do
+            three[k] = json.encode({ type = "FeatureCollection", process = json.array({ { workflow = WF } }),
+              features = json.array({ { type = "Feature", id = "rate" .. k, collection = col } }) })
+          end
+          local q3 = assert(sq:create_queue("gfc-rate-" .. uid))
+          local rr = feed(table.concat(three, "\n"), cmd(all({ "process", "--queue", q3, "--rate", "50/s" }, v.opts)))
+          assert.equal(0, rr.code, rr.stderr)
+          assert.equal(3, #lines(rr.stdout))
+          assert.equal("3", assert(sq:get_attributes(q3, { "ApproximateNumberOfMessages" })).ApproximateNumberOfMessages)
           local stored = assert(s3c:get(x.url))
           assert(core.prepare(p))       -- the id process set
           assert.same(p, json.decode(stored))

@@ -361,6 +361,20 @@ describe("cirrus commands on SQLite and a directory #unit", function()
     fs.write(dir .. "/payloads/" .. mk(3).id .. "/input.json", json.encode(mk(3)))
   end)
 
+  it("get_payloads --payload-layout v2 reads the last execution's input.json", function()
+    local v2 = dir .. "/v2"
+    local p = mk(7)
+    local exec = OLD .. 7
+    fs.mkdir_p(v2 .. "/cirrus/executions/" .. p.id .. "/old-7")
+    fs.write(v2 .. "/cirrus/executions/" .. p.id .. "/old-7/input.json", json.encode(p))
+    local r = run.gfhost({ "run", "get_payloads", "--collections-workflow", CW, "--state", "FAILED",
+      "--error-prefix", "failed-error-message: task 7", "--statedb", dir .. "/state.db", "--payload-bucket", v2,
+      "--payload-layout", "v2" }, { env = { CIRRUS_PAYLOAD_BUCKET = "" } })
+    assert.equal(0, r.code, r.stderr)
+    assert.equal(p.id, json.decode(r.stdout).id)
+    assert.equal(OLD .. 7, exec)
+  end)
+
   it("get_payloads refuses bad options with exit 2", function()
     for _, a in ipairs({ { "--since", "10 d" }, { "--limit", "0" }, { "--limit", "50001" }, { "--state", "failed" } }) do
       local args = { "get_payloads", "--collections-workflow", CW }
