@@ -153,7 +153,9 @@ read -r gs gm < <(timed "$W/gf.ndjson" "$W/gf.err" "$GFHOST" run get_payloads --
   --state FAILED --rerun --statedb "dynamodb://$TABLE" --payload-bucket "s3://$BUCKET")
 read -r ps pm < <(timed "$W/py.ndjson" "$W/py.err" "$PY" "$W/get_payloads.py")
 gl=$(wc -l <"$W/gf.ndjson"); pl=$(wc -l <"$W/py.ndjson")
-cmp <(jq -r '[.id, .process[0].replace] | @tsv' "$W/gf.ndjson") <(jq -r '[.id, .process[0].replace] | @tsv' "$W/py.ndjson") \
+idrep() { "$PY" -c 'import json, sys
+for l in sys.stdin: p = json.loads(l); print(p["id"], p["process"][0]["replace"])' <"$1"; }
+cmp <(idrep "$W/gf.ndjson") <(idrep "$W/py.ndjson") \
   || { echo "get_payloads: gfhost and boto3 printed different ids or order" >&2; exit 1; }
 [ "$gl" = "$N" ] || { echo "get_payloads: gfhost printed $gl lines, want $N" >&2; tail -3 "$W/gf.err" >&2; exit 1; }
 printf '%-8s %8s s %9s payloads/s  peak RSS %7s MiB  (%s lines)\n' gfhost "$gs" "$(awk -v n="$N" -v s="$gs" 'BEGIN{printf "%.0f", n/s}')" "$gm" "$gl"
@@ -200,5 +202,12 @@ fi
 cat >"$W/drop.lua" <<'EOF'
 local dynamodb, awsjson = require("gf.state.dynamodb"), require("gf.awsjson")
 dynamodb.delete_table(awsjson.client({ service = "dynamodb" }), os.getenv("TABLE"))
+local s3c = require("gf.s3").client()
+local b = "s3://" .. os.getenv("BUCKET")
+local objs = assert(s3c:list(b .. "/"))
+local keys = {}
+for i, o in ipairs(objs) do keys[i] = o.key end
+assert(s3c:delete_many(b, keys))
+assert(s3c:delete_bucket(b))
 EOF
 [ -n "${KEEP:-}" ] || "$GFHOST" run "$W/drop.lua" || true
