@@ -423,6 +423,13 @@ describe("cirrus flow on real servers #integration", function()
           local stored = assert(s3c:get(x.url))
           assert(core.prepare(p))       -- the id process set
           assert.same(p, json.decode(stored))
+          -- the worker fetches the {url} body from S3 and starts the payload
+          assert(sq:change_visibility(q2, m, 0))
+          local w = sh(cmd(all({ "cirrus_worker", "--queue", q2, "--wait", "1", "--idle-exit", "2" },
+            all(v.opts, v.worker_opts))))
+          assert.equal(0, w.code, w.stderr)
+          assert.matches("1 deleted", w.stderr)
+          assert.equal("PROCESSING", assert(v.store:get(p.id)).state)
         end)
       end
     end)
