@@ -359,6 +359,23 @@ describe("cirrus flow on real servers #integration", function()
         assert.same({ Type = "String", Value = "2020-11-03T15:22:26Z" }, any.datetime)
       end)
 
+      if vi == 2 then
+        it("run_workflow enqueues, a worker runs it, and it exits 0 with the output payload", function()
+          local p = { type = "FeatureCollection", process = json.array({ { workflow = WF } }),
+            features = json.array({ { type = "Feature", id = "rw1", collection = col, properties = {} } }) }
+          local tmp = os.tmpname()
+          require("spec.support.files").write(tmp, json.encode(p))
+          local worker = cmd(all({ "cirrus_worker", "--queue", queue, "--wait", "1", "--idle-exit", "3" }, all(v.opts, v.worker_opts)))
+          local rw = cmd(all({ "run_workflow", "--queue", queue, "-p", "0.2", "-t", "30" }, v.opts))
+          local r = sh(worker .. " >/dev/null 2>&1 & " .. rw .. " <" .. tmp .. "; rc=$?; wait; exit $rc")
+          os.remove(tmp)
+          assert.equal(0, r.code, r.stderr)
+          local out = assert(json.decode(r.stdout))
+          assert.equal(col .. "/workflow-" .. WF .. "/rw1", out.id)
+          assert.matches("items/" .. col:gsub("%-", "%%-") .. "/rw1%.json$", out.features[1].links[1].href)
+        end)
+      end
+
       if vi == 1 then
         it("a failed execution ends INVALID (InvalidInput) and a stopped one ABORTED", function()
           -- stepfunctions-local reports a Fail state as SUCCEEDED; an activity task that the
