@@ -241,8 +241,9 @@ function M.update(d, id, o)
     for _, np in ipairs(M.next_payloads(out, log)) do
       local nid = M.prepare(np)
       if nid and d.sqs and d.queue then
-        local body = M.queue_body(d, np)
-        local sent, emsg = body and d.sqs:send(d.queue, body)
+        local body, emsg = M.queue_body(d, np)
+        local sent
+        if body then sent, emsg = d.sqs:send(d.queue, body) end
         if not sent then log.error("chained payload not queued", { payload_id = nid, error = emsg }) end
       elseif nid then
         log.info("chained payload (no process queue: processed here)", { payload_id = nid })

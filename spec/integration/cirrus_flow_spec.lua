@@ -360,6 +360,21 @@ describe("cirrus flow on real servers #integration", function()
       end)
 
       if vi == 2 then
+        it("a chained payload goes back to the process queue and the worker runs it too", function()
+          local p = { type = "FeatureCollection", process = json.array({ { workflow = WF },
+            { workflow = WF, collections = "chained-" .. uid } }),
+            features = json.array({ { type = "Feature", id = "ch1", collection = col, properties = {} } }) }
+          assert(sq:send(queue, json.encode(p)))
+          local r = sh(cmd(all({ "cirrus_worker", "--queue", queue, "--wait", "1", "--idle-exit", "2" }, all(v.opts, v.worker_opts))))
+          assert.equal(0, r.code, r.stderr)
+          assert.matches("2 messages", r.stderr)
+          assert.equal("COMPLETED", assert(v.store:get(col .. "/workflow-" .. WF .. "/ch1")).state)
+          local chained = assert(v.store:get("chained-" .. uid .. "/workflow-" .. WF .. "/ch1"))
+          assert.equal("COMPLETED", chained.state)
+        end)
+      end
+
+      if vi == 2 then
         it("run_workflow enqueues, a worker runs it, and it exits 0 with the output payload", function()
           local p = { type = "FeatureCollection", process = json.array({ { workflow = WF } }),
             features = json.array({ { type = "Feature", id = "rw1", collection = col, properties = {} } }) }
