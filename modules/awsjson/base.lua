@@ -40,13 +40,7 @@ local AUTH = {
   IncompleteSignature = true, IncompleteSignatureException = true, InvalidToken = true,
   TokenRefreshRequired = true, AuthorizationError = true,
 }
-local THROTTLED = {
-  Throttling = true, ThrottlingException = true, ThrottledException = true,
-  RequestLimitExceeded = true, SlowDown = true, TooManyRequestsException = true,
-  ProvisionedThroughputExceededException = true, RequestThrottled = true,
-  RequestThrottledException = true, ["AWS.SimpleQueueService.RequestThrottled"] = true,
-  LimitExceededException = true,
-}
+local THROTTLED = http.THROTTLING_CODES
 local CONFLICT = {
   ConditionalCheckFailedException = true, PreconditionFailed = true,
   TransactionConflictException = true, BucketAlreadyExists = true,

@@ -177,8 +177,19 @@ end
 local IDEMPOTENT = { GET = true, HEAD = true, PUT = true, DELETE = true, OPTIONS = true,
   TRACE = true }
 
-local THROTTLING = { "Throttling", "ThrottlingException", "RequestLimitExceeded", "SlowDown",
-  "TooManyRequestsException", "ProvisionedThroughputExceededException", "RequestThrottled" }
+--- The one table of throttling error codes (AWS and S3-compatible services): a 4xx whose error
+--- body names one is retried like a 429, and gf.awsjson classifies it as "throttled".
+M.THROTTLING_CODES = {
+  Throttling = true, ThrottlingException = true, ThrottledException = true,
+  RequestLimitExceeded = true, SlowDown = true, TooManyRequestsException = true,
+  ProvisionedThroughputExceededException = true, RequestThrottled = true,
+  RequestThrottledException = true, ["AWS.SimpleQueueService.RequestThrottled"] = true,
+  LimitExceededException = true,
+}
+local THROTTLING_PATTERNS = {}
+for code in pairs(M.THROTTLING_CODES) do
+  THROTTLING_PATTERNS[#THROTTLING_PATTERNS + 1] = "%f[%w]" .. code:gsub("%p", "%%%0") .. "%f[^%w]"
+end
 
 local SECRET_HEADERS = { ["authorization"] = true, ["proxy-authorization"] = true,
   ["x-amz-security-token"] = true, ["cookie"] = true, ["set-cookie"] = true,
@@ -304,8 +315,8 @@ end
 local function throttled_body(res)
   if res.status < 400 or #res.body == 0 then return false end
   local head = res.body:sub(1, 65536)
-  for _, code in ipairs(THROTTLING) do
-    if head:find("%f[%w]" .. code .. "%f[^%w]") then return true end
+  for _, pat in ipairs(THROTTLING_PATTERNS) do
+    if head:find(pat) then return true end
   end
   return false
 end
