@@ -56,6 +56,19 @@ int gf_interrupted(lua_State *L);
 int gf_pool_size(lua_State *L);
 
 /*
+** In the metatable on top of the stack, fn becomes both __gc and __close: every gfhost object
+** that owns a resource frees it the same way whether it is collected or leaves a `<close>`
+** scope (fn must be idempotent).
+*/
+static inline void gf_set_finalizer(lua_State *L, lua_CFunction fn)
+{
+  lua_pushcfunction(L, fn);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, fn);
+  lua_setfield(L, -2, "__close");
+}
+
+/*
 ** Helpers for the `nil, message, code` convention. gf_fail pushes nil, the formatted message and
 ** the code and returns 3, so a binding can `return gf_fail(L, "io", "fs.read %s: %s", path, err)`.
 */

@@ -34,6 +34,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "gf.h"
 #include "sigv4.h"
 
 #define CTX_TYPE "gf.aws.sigv4ctx"
@@ -465,10 +466,7 @@ int luaopen_gf_aws_core(lua_State *L)
   state *st = lua_newuserdatauv(L, sizeof *st, 1);
   memset(st, 0, sizeof *st);
   if (luaL_newmetatable(L, CTX_TYPE)) {
-    lua_pushcfunction(L, ctx_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, ctx_gc);
-    lua_setfield(L, -2, "__close");
+    gf_set_finalizer(L, ctx_gc);
   }
   lua_setmetatable(L, -2);
   lua_createtable(L, NKEYS, 0); /* anchors the interned names for the life of the state */
