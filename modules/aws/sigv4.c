@@ -460,9 +460,13 @@ static int parse_url(const char *s, size_t n, url_parts *u)
   u->path = p;
   while (p < end && *p != '?' && *p != '#') p++;
   u->path_len = (size_t)(p - u->path);
-  u->query = p < end && *p == '?' ? p + 1 : NULL;
-  for (u->query_len = 0; u->query && u->query + u->query_len < end; u->query_len++)
-    if (u->query[u->query_len] == '#') break;
+  u->query = p; /* empty without a '?' */
+  u->query_len = 0;
+  if (p < end && *p == '?') {
+    u->query = ++p;
+    while (p < end && *p != '#') p++;
+    u->query_len = (size_t)(p - u->query);
+  }
   return u->host_len > 0;
 }
 
@@ -526,7 +530,7 @@ static void collect_query(gf_sigv4_ctx *c, const url_parts *u, const gf_sigv4_cr
                           const gf_sigv4_options *o, const char *date)
 {
   const char *p = u->query, *end = u->query + u->query_len;
-  for (const char *amp; p && p < end; p = amp + 1) {
+  for (const char *amp; p < end; p = amp + 1) {
     if (!(amp = memchr(p, '&', (size_t)(end - p)))) amp = end;
     const char *eq = memchr(p, '=', (size_t)(amp - p));
     const char *kend = eq ? eq : amp, *v = eq ? eq + 1 : amp;
