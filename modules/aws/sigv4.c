@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L /* gmtime_r */
 #include "sigv4.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,9 +110,14 @@ static inline void addc(gf_sigv4_ctx *c, buf *b, char ch)
   b->p[b->len] = '\0';
 }
 
-static void adds(gf_sigv4_ctx *c, buf *b, const char *s)
+/* Append pieces given as (const char *, size_t) pairs, up to a NULL. L("x") is a literal's. */
+#define L(lit) lit, sizeof lit - 1
+static void cat(gf_sigv4_ctx *c, buf *b, ...)
 {
-  add(c, b, s, strlen(s));
+  va_list ap;
+  va_start(ap, b);
+  for (const char *s; (s = va_arg(ap, const char *));) add(c, b, s, va_arg(ap, size_t));
+  va_end(ap);
 }
 
 static void buf_free(buf *b)
@@ -541,9 +547,7 @@ static void collect_query(gf_sigv4_ctx *c, const url_parts *u, const gf_sigv4_cr
   char expires[24];
   int elen = snprintf(expires, sizeof expires, "%lld", (long long)o->presign);
   c->tmp.len = 0;
-  add(c, &c->tmp, cr->access_key, cr->access_key_len);
-  addc(c, &c->tmp, '/');
-  add(c, &c->tmp, c->scope.p, c->scope.len);
+  cat(c, &c->tmp, cr->access_key, cr->access_key_len, L("/"), c->scope.p, c->scope.len, NULL);
   if (c->oom) return;
   pair_add(c, &c->query, "X-Amz-Algorithm", 15, "AWS4-HMAC-SHA256", 16, P_QUERY);
   pair_add(c, &c->query, "X-Amz-Credential", 16, c->tmp.p, c->tmp.len, P_QUERY);
@@ -639,10 +643,7 @@ static void canonical_request(gf_sigv4_ctx *c, const gf_sigv4_request *r, const 
     add(c, b, h[i].value, h[i].value_len);
     addc(c, b, '\n');
   }
-  addc(c, b, '\n');
-  add(c, b, c->shead.p, c->shead.len);
-  addc(c, b, '\n');
-  add(c, b, c->ph, ph_len);
+  cat(c, b, L("\n"), c->shead.p, c->shead.len, L("\n"), c->ph, ph_len, NULL);
 }
 
 static int fail(gf_sigv4_ctx *c, const char *why)
@@ -686,28 +687,19 @@ static void build_output(gf_sigv4_ctx *c, const url_parts *u, const gf_sigv4_cre
 {
   buf *b = &c->out;
   if (!o->presign) {
-    adds(c, b, "AWS4-HMAC-SHA256 Credential=");
-    add(c, b, cr->access_key, cr->access_key_len);
-    addc(c, b, '/');
-    add(c, b, c->scope.p, c->scope.len);
-    adds(c, b, ", SignedHeaders=");
-    add(c, b, c->shead.p, c->shead.len);
-    adds(c, b, ", Signature=");
-    add(c, b, sig, 64);
+    cat(c, b, L("AWS4-HMAC-SHA256 Credential="), cr->access_key, cr->access_key_len, L("/"),
+        c->scope.p, c->scope.len, L(", SignedHeaders="), c->shead.p, c->shead.len,
+        L(", Signature="), sig, (size_t)64, NULL);
     return;
   }
-  add(c, b, u->scheme, u->scheme_len);
-  adds(c, b, "://");
-  add(c, b, u->authority, u->authority_len);
-  add(c, b, u->path, u->path_len);
-  adds(c, b, u->path_len ? "?" : "/?");
-  add(c, b, c->cr.p + c->cq_at, c->cq_len);
+  cat(c, b, u->scheme, u->scheme_len, L("://"), u->authority, u->authority_len, u->path,
+      u->path_len, u->path_len ? "?" : "/?", (size_t)(u->path_len ? 1 : 2), c->cr.p + c->cq_at,
+      c->cq_len, NULL);
   if (cr->session_token && o->omit_session_token) {
-    adds(c, b, "&X-Amz-Security-Token=");
+    cat(c, b, L("&X-Amz-Security-Token="), NULL);
     encode(c, b, cr->session_token, cr->session_token_len, 0);
   }
-  adds(c, b, "&X-Amz-Signature=");
-  add(c, b, sig, 64);
+  cat(c, b, L("&X-Amz-Signature="), sig, (size_t)64, NULL);
 }
 
 int gf_sigv4_sign(gf_sigv4_ctx *c, const gf_sigv4_request *r, const gf_sigv4_credentials *cr,
@@ -737,12 +729,8 @@ int gf_sigv4_sign(gf_sigv4_ctx *c, const gf_sigv4_request *r, const gf_sigv4_cre
     c->date_time = o->time;
   }
   if (payload_hash(c, r, o, &ph_len, &from_header) != 0) return GF_SIGV4_EINVAL;
-  add(c, &c->scope, date, 8);
-  addc(c, &c->scope, '/');
-  add(c, &c->scope, o->region, o->region_len);
-  addc(c, &c->scope, '/');
-  add(c, &c->scope, o->service, o->service_len);
-  adds(c, &c->scope, "/aws4_request");
+  cat(c, &c->scope, date, (size_t)8, L("/"), o->region, o->region_len, L("/"), o->service,
+      o->service_len, L("/aws4_request"), NULL);
   int content_header = !o->presign && (o->s3 || o->sign_body || from_header);
   collect_headers(c, r, &u, cr, o, date, ph_len, content_header);
   collect_query(c, &u, cr, o, date);
@@ -751,12 +739,8 @@ int gf_sigv4_sign(gf_sigv4_ctx *c, const gf_sigv4_request *r, const gf_sigv4_cre
   /* Task 2: the string to sign. */
   if (gf_sigv4_sha256_hex(c, c->cr.p, c->cr.len, hash) != 0)
     return fail(c, "libcrypto's SHA-256 failed");
-  adds(c, &c->sts, "AWS4-HMAC-SHA256\n");
-  add(c, &c->sts, date, 16);
-  addc(c, &c->sts, '\n');
-  add(c, &c->sts, c->scope.p, c->scope.len);
-  addc(c, &c->sts, '\n');
-  add(c, &c->sts, hash, 64);
+  cat(c, &c->sts, L("AWS4-HMAC-SHA256\n"), date, (size_t)16, L("\n"), c->scope.p, c->scope.len,
+      L("\n"), hash, (size_t)64, NULL);
   if (c->oom) return GF_SIGV4_ENOMEM;
   /* Tasks 3 and 4: the signing key, the signature. */
   EVP_MAC_CTX *key = signing_key(c, cr, date, o);
