@@ -16,7 +16,9 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -166,6 +168,25 @@ static int t_cancelled(lua_State *L)
   return 1;
 }
 
+/* shield(fn, ...) -> fn's results: a cancel that comes meanwhile is raised at the first wait after
+ */
+static int shield_done(lua_State *L, int status, lua_KContext ctx)
+{
+  (void)ctx;
+  gf_task *t = gf_task_of(L);
+  if (t && t->shield > 0) t->shield--;
+  if (status != LUA_OK && status != LUA_YIELD) return lua_error(L);
+  return lua_gettop(L);
+}
+
+static int t_shield(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  gf_task *t = gf_task_of(L);
+  if (t) t->shield++;
+  return shield_done(L, lua_pcallk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, 0, shield_done), 0);
+}
+
 /* wait_fd(fd, "r" | "w" | "rw" [, timeout]) -> events (1 read, 2 write, 4 error) | nil, msg,
  * "timeout" */
 static int t_wait_fd(lua_State *L)
@@ -177,6 +198,24 @@ static int t_wait_fd(lua_State *L)
   luaL_argcheck(L, fd >= 0, 1, "descriptor expected");
   luaL_argcheck(L, events != 0, 2, "mode must be \"r\", \"w\" or \"rw\"");
   return gf_wait_fd(L, fd, events, timeout);
+}
+
+/* read_fd(fd [, max]) -> data | "" at end of input | nil, msg, "io". Call it once wait_fd said
+** the descriptor is readable: one read(2) of a pipe, terminal or file then never blocks. */
+static int t_read_fd(lua_State *L)
+{
+  int fd = (int)luaL_checkinteger(L, 1);
+  lua_Integer max = luaL_optinteger(L, 2, 65536);
+  luaL_argcheck(L, max > 0 && max <= (1 << 24), 2, "max must be within 1..16 MiB");
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, (size_t)max);
+  ssize_t n;
+  do {
+    n = read(fd, p, (size_t)max);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return gf_fail(L, "io", "read descriptor %d: %s", fd, strerror(errno));
+  luaL_pushresultsize(&b, (size_t)n);
+  return 1;
 }
 
 static int t_workers(lua_State *L)
@@ -205,6 +244,8 @@ int luaopen_gf_task_core(lua_State *L)
                                    {"cancel", t_cancel},
                                    {"cancelled", t_cancelled},
                                    {"wait_fd", t_wait_fd},
+                                   {"read_fd", t_read_fd},
+                                   {"shield", t_shield},
                                    {NULL, NULL}};
   luaL_newlib(L, funcs);
   return 1;

@@ -44,16 +44,11 @@ local runner = require("gf.flow.runner")
 local M = {}
 
 local function default_now()
-  local ok, time = pcall(require, "gf.time")
-  if ok and time.now then return time.now end
-  return os.time
+  return require("gf.time").now
 end
 
 local function default_log()
-  local ok, log = pcall(require, "gf.log")
-  if ok then return log end
-  local nop = function() end
-  return { debug = nop, info = nop, warn = nop, error = nop }
+  return require("gf.log")
 end
 
 local function hostname()
@@ -64,8 +59,7 @@ local function hostname()
 end
 
 function M.worker_id()
-  local ok, host = pcall(require, "gf.host")
-  local pid = ok and host.pid and host.pid() or math.random(1, 1 << 30)
+  local pid = require("gf.host").pid()
   return ("%s:%d:%06x"):format(hostname(), pid, math.random(0, 0xffffff))
 end
 
@@ -214,15 +208,20 @@ function Worker:consume()
       local left = self.idle_exit - (self.now() - self.last_message)
       wait = math.max(0, math.min(wait, math.ceil(left)))
     end
+    -- A receive runs to its end even after SIGINT/SIGTERM: one abandoned mid-poll could still
+    -- be handed a message by the server, invisible to everyone until its visibility timeout.
     self.receiving = self.receiving + 1
-    local ok, msgs, err = pcall(self.client.receive, self.client, self.queue,
+    local ok, msgs, err = pcall(task.shield, self.client.receive, self.client, self.queue,
       { max = 1, wait = wait, visibility = self.visibility })
     self.receiving = self.receiving - 1
     if not ok then
       if task.interrupted() then break end
       msgs, err = nil, msgs
     end
-    if not msgs then
+    if msgs and task.cancelled() then
+      for _, m in ipairs(msgs) do self.release[#self.release + 1] = m end
+      break
+    elseif not msgs then
       self.stats.errors = self.stats.errors + 1
       self.log.warn("receive failed", { error = tostring(err) })
       if not pcall(task.sleep, 1) then break end
@@ -280,7 +279,7 @@ function M.run(opts)
     if live == 0 and #self.release > 0 and opts.on_release then
       local receipts = {}
       for i, m in ipairs(self.release) do receipts[i] = m.receipt end
-      opts.on_release(receipts)
+      task.shield(opts.on_release, receipts) -- clean-up: runs even in a task not yet told
     end
   end
   local loops = {}
