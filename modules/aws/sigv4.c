@@ -214,8 +214,9 @@ static void pair_add(gf_sigv4_ctx *c, list *l, const char *k, size_t kn, const c
                      int how)
 {
   pair *p = grow(c, l->v, &l->cap, l->n + 1, sizeof *p);
-  if (!p || !reserve(c, &l->text, 3 * (kn + vn))) return;
+  if (!p) return;
   l->v = p;
+  if (!reserve(c, &l->text, 3 * (kn + vn))) return;
   p += l->n;
   p->order = how == P_HEADER ? l->n : 0;
   p->name_at = l->text.len;
@@ -229,7 +230,7 @@ static void pair_add(gf_sigv4_ctx *c, list *l, const char *k, size_t kn, const c
   size_t plain = 0; /* a header value without spaces or controls is copied as it is */
   while (how == P_HEADER && plain < vn && (unsigned char)v[plain] > ' ') plain++;
   if (how == P_HEADER && plain == vn) {
-    memcpy(l->text.p + l->text.len, v, vn);
+    if (vn) memcpy(l->text.p + l->text.len, v, vn);
     l->text.len += vn;
   } else if (how == P_HEADER) {
     int pending = 0;
