@@ -1,6 +1,6 @@
--- backfill.failed_workflows: reading an execution history the way AWS writes it, the masks,
+-- failed_workflows.errors: reading an execution history the way AWS writes it, the masks,
 -- the token Levenshtein similarity, the grouping and the original's output lines.
-local fw = require("backfill.failed_workflows")
+local fw = require("failed_workflows.errors")
 local json = require("gf.json")
 
 local function lines(s)
@@ -51,7 +51,7 @@ local function caught_history()
   }
 end
 
-describe("backfill.failed_workflows #unit", function()
+describe("failed_workflows.errors #unit", function()
   describe("scanner and record", function()
     it("reads a caught Lambda error like the original (exception.Cause of the failing state's input)", function()
       local s = scan(caught_history())

@@ -1,4 +1,4 @@
---- backfill.memory_profile_query: CloudWatch Logs Insights queries over time windows, through a
+--- memory_profile.query: CloudWatch Logs Insights queries over time windows, through a
 -- gf.awsjson client for the "logs" service (StartQuery, GetQueryResults, StopQuery).
 --
 -- run_window(client, window, opts) -> rows, info | nil, message, code
@@ -25,7 +25,7 @@
 --   window the same way (not_found, auth, invalid_input) stops the windows not yet started.
 --   failures: list by window order of {window =, message =, code =} (skipped windows are not
 --   listed; failures.skipped counts them).
-local mp = require("backfill.memory_profile")
+local mp = require("memory_profile.insights")
 
 local M = {}
 
