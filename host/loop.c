@@ -227,9 +227,10 @@ static void run_watchers(gf_loop *loop)
     if (!w) continue; /* stopped by an earlier callback of this step */
     loop->ready[i].w = NULL;
     if (w->oneshot) gf_watch_stop(loop, w);
+    const char *name = w->name ? w->name : "a watcher callback"; /* the callback may free w */
     int64_t t0 = gf_now_ms();
     w->cb(loop, w, io_events(loop->ready[i].events));
-    gf_loop_check_stall(loop, t0, w->name ? w->name : "a watcher callback");
+    gf_loop_check_stall(loop, t0, name);
   }
   loop->nready = 0;
 }

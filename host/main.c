@@ -18,23 +18,6 @@
 
 static const char HOST_KEY = 'h';
 
-static const char USAGE[] =
-    "usage: gfhost <command> [arguments]\n"
-    "\n"
-    "commands:\n"
-    "  run <name|path> [args...]   run scripts/<name>.lua (or a Lua file) as the main task\n"
-    "  spec [busted args...]       run the specs (busted) inside the host\n"
-    "  list                        list the scripts and workflows with their descriptions\n"
-    "  dag <workflow> --out DIR    write HTCondor DAGMan files for a workflow\n"
-    "  task <workflow> <node>      run one workflow node (what DAG nodes run)\n"
-    "  worker --queue URL          run workflow nodes from an SQS queue\n"
-    "  version                     gfhost and library versions\n"
-    "  help                        this text\n"
-    "\n"
-    "`gfhost run <name> --help` shows a script's options.\n"
-    "environment: GFHOST_ROOT (Lua tree), GFHOST_WORKERS (worker threads),\n"
-    "             GFHOST_LOG_LEVEL (debug|info|warn|error), GFHOST_LOG_FORMAT (text|json)\n";
-
 gf_host *gf_host_get(lua_State *L)
 {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &HOST_KEY);
@@ -80,7 +63,7 @@ static void open_host(lua_State *L, gf_host *h)
 /* Push the main chunk for a command and its arguments; return the argument count. */
 static int push_main(lua_State *L, gf_host *h, int argc, char **argv)
 {
-  const char *cmd = argv[1];
+  const char *cmd = argc >= 2 ? argv[1] : "";
   if (strcmp(cmd, "run") == 0) {
     if (argc < 3) {
       lua_pushliteral(L, "gfhost run: missing script name (see gfhost list)");
@@ -132,26 +115,11 @@ static int pmain(lua_State *L)
   return 0;
 }
 
-static int known_command(const char *cmd)
-{
-  static const char *cmds[] = {"run", "spec", "list", "version", "dag", "task", "worker", NULL};
-  for (int i = 0; cmds[i]; i++)
-    if (strcmp(cmd, cmds[i]) == 0) return 1;
-  return 0;
-}
-
 int main(int argc, char **argv)
 {
-  if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-      strcmp(argv[1], "-h") == 0) {
-    fputs(USAGE, argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
-  }
-  if (strcmp(argv[1], "--version") == 0) argv[1] = "version";
-  if (!known_command(argv[1])) {
-    fprintf(stderr, "gfhost: unknown command '%s' (see gfhost help)\n", argv[1]);
-    return 2;
-  }
+  /* Commands, their usage and `help` live in one list: gf.host (modules/host/host.lua). */
+  if (argc >= 2 && strcmp(argv[1], "--version") == 0) argv[1] = "version";
+  if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) argv[1] = "help";
 
   static gf_host host;
   char err[256];

@@ -9,7 +9,7 @@
 --   info: {query_id =, polls =, statistics =, truncated = bool (as many rows as the limit,
 --   or fewer rows than statistics.recordsMatched)}.
 --   Failures (the message always names the window, "window 2/3 <start>..<stop>: ..."):
---     the query ends Failed, Cancelled or Timeout          -> code "query_failed"
+--     the query ends Failed, Cancelled or Timeout          -> code "service"
 --     still Scheduled/Running/Unknown after opts.timeout s -> code "timeout" (StopQuery is sent)
 --     a StartQuery/GetQueryResults call fails              -> the call's code (not_found, auth, ...)
 --     a response without queryId / status                  -> code "parse"
@@ -109,7 +109,7 @@ function M.run_window(client, w, opts)
       return rows, { query_id = id, polls = polls, statistics = stats,
         truncated = #rows >= o.limit or (matched ~= nil and matched > #rows) }
     elseif TERMINAL_FAIL[status] then
-      return nil, ("%s: query %s ended %s"):format(name, id, status), "query_failed"
+      return nil, ("%s: query %s ended %s"):format(name, id, status), "service"
     elseif not PENDING[status] then
       return nil, ("%s: query %s: unexpected status %s"):format(name, id, tostring(status)), "parse"
     end

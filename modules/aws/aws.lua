@@ -27,6 +27,7 @@
 -- canonical_request(request, credentials, opts) -> string
 -- string_to_sign(request, credentials, opts) -> string
 -- sha256_hex(s) -> hex;  hmac_sha256(key, msg [, hex]) -> raw | hex
+-- sha1(s [, hex]) -> 20 raw bytes | 40 hex digits (libcrypto; for UUID v5 names)
 -- uri_encode(s [, keep_slash]) -> every byte but A-Z a-z 0-9 - _ . ~ as %XX (S3 keys: keep_slash)
 -- cache_stats() -> hits, misses   of the signing-key cache (per (secret, date, region, service))
 --
@@ -62,6 +63,7 @@ end
 
 M.sha256_hex = core.sha256_hex
 M.hmac_sha256 = core.hmac_sha256
+M.sha1 = core.sha1
 M.uri_encode = core.uri_encode
 M.cache_stats = core.cache_stats
 

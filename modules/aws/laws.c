@@ -14,6 +14,8 @@
 **   sha256_hex(s) -> hex
 **   hmac_sha256(key, msg [, hex]) -> 32 raw bytes (or 64 hex digits)
 **   uri_encode(s [, keep_slash]) -> AWS percent-encoding
+**   sha1(s [, hex]) -> 20 raw bytes (or 40 hex digits), libcrypto's SHA-1 (for UUID version 5
+**                      names, not for security)
 **   cache_stats() -> hits, misses       signing-key cache of this Lua state
 **
 ** One gf_sigv4_ctx per Lua state, held as an upvalue userdata: its buffers and key cache are
@@ -27,6 +29,7 @@
 #include <lua.h>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include "sigv4.h"
 
@@ -395,6 +398,29 @@ static int l_hmac_sha256(lua_State *L)
   return 1;
 }
 
+static int l_sha1(lua_State *L)
+{
+  size_t n;
+  const char *s = luaL_checklstring(L, 1, &n);
+  int hex = lua_toboolean(L, 2);
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  char h[2 * 20];
+  if (EVP_Digest(s, n, out, &len, EVP_sha1(), NULL) != 1 || len != 20)
+    return luaL_error(L, "sha1 failed");
+  if (!hex) {
+    lua_pushlstring(L, (const char *)out, 20);
+    return 1;
+  }
+  static const char digits[] = "0123456789abcdef";
+  for (int i = 0; i < 20; i++) {
+    h[2 * i] = digits[out[i] >> 4];
+    h[2 * i + 1] = digits[out[i] & 15];
+  }
+  lua_pushlstring(L, h, sizeof h);
+  return 1;
+}
+
 static int l_uri_encode(lua_State *L)
 {
   size_t n, on = 0;
@@ -418,6 +444,7 @@ static const luaL_Reg funcs[] = {{"sha256_hex", l_sha256_hex},
                                  {"hmac_sha256", l_hmac_sha256},
                                  {"uri_encode", l_uri_encode},
                                  {"cache_stats", l_cache_stats},
+                                 {"sha1", l_sha1},
                                  {NULL, NULL}};
 
 int luaopen_gf_aws_core(lua_State *L);

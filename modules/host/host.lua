@@ -5,6 +5,7 @@
 -- root(), version()     where the Lua tree is; gfhost's version
 -- load_script(name)     resolve `gfhost run <name|path>` to a loaded chunk, or nil, message
 -- command(cmd, ...)     `gfhost list|version|spec ...` (called by the executable)
+-- ERROR_CODES           the closed set of codes in `nil, message, code` (docs/errors.md)
 local core = require("gf.host.core")
 
 local M = {}
@@ -15,6 +16,27 @@ M.libdir = core.libdir
 M.isatty = core.isatty
 M.pid = core.pid
 M.exe = core.exe
+
+--- The one closed set of error codes: every `nil, message, code` any module, library or script
+--- returns uses one of these (docs/errors.md says when; spec/unit/error_codes_spec.lua checks
+--- the sources and the specs' expectations against this table).
+M.ERROR_CODES = {
+  timeout = "a deadline passed, or a lock was held past the wait allowed",
+  network = "connection refused, reset or lost; DNS",
+  tls = "certificate or TLS handshake failure",
+  auth = "credentials missing or refused (401/403, AMQP ACCESS_REFUSED)",
+  not_found = "no such object, file, queue, key, record or program",
+  conflict = "a condition failed: already exists, already claimed, constraint, inequivalent declare",
+  throttled = "the service asked to slow down (429, SlowDown, Throttling)",
+  parse = "a document could not be read: bad JSON, YAML, XML, CSV, GRIB",
+  invalid_input = "the request was refused as wrong (other 4xx), bad SQL, a bad value",
+  io = "a local file or device failed",
+  gdal = "GDAL could not open or convert a raster",
+  service = "a remote service failed (5xx, CMR or Logs Insights errors, a reply missing a field)",
+  protocol = "a peer broke its protocol (AMQP frame errors, channel closed by the broker)",
+  closed = "the connection was closed by this process while a task waited on it",
+  interrupted = "the task was cancelled (SIGINT/SIGTERM, gf.task.cancel, a timeout)",
+}
 
 --- Raise an expected failure (no traceback). `exit` defaults to 1.
 function M.fail(message, exit)
@@ -146,14 +168,48 @@ local function run_spec(...)
   return code or 0
 end
 
+--- Every gfhost command, in the order `gfhost help` lists them: {name, arguments, help, main}.
+--- `run` is started by the executable itself (its script becomes the main task).
+M.COMMANDS = {
+  { "run", "<name|path> [args...]", "run scripts/<name>.lua (or a Lua file) as the main task" },
+  { "spec", "[busted args...]", "run the specs (busted) inside the host", run_spec },
+  { "list", "", "list the scripts and workflows with their descriptions", list_scripts },
+  { "dag", "<workflow> --out DIR", "write HTCondor DAGMan files for a workflow",
+    function(...) return require("gf.flow.dag").main(...) end },
+  { "task", "<workflow> <node>", "run one workflow node (what DAG nodes run)",
+    function(...) return require("gf.flow.cli").task_main(...) end },
+  { "worker", "--queue URL", "run workflow nodes from an SQS queue",
+    function(...) return require("gf.flow.cli").worker_main(...) end },
+  { "version", "", "gfhost and library versions", version_report },
+  { "help", "", "this text" },
+}
+
+local function usage(out)
+  out:write("usage: gfhost <command> [arguments]\n\ncommands:\n")
+  for _, c in ipairs(M.COMMANDS) do
+    out:write(("  %-28s%s\n"):format(c[1] .. (c[2] ~= "" and " " .. c[2] or ""), c[3]))
+  end
+  out:write("\n`gfhost run <name> --help` shows a script's options.\n"
+    .. "environment: GFHOST_ROOT (Lua tree), GFHOST_WORKERS (worker threads), GFHOST_GRACE\n"
+    .. "             (seconds of clean-up after a signal), GFHOST_STALL_MS (report slow loop steps),\n"
+    .. "             GFHOST_LOG_LEVEL (debug|info|warn|error), GFHOST_LOG_FORMAT (text|json)\n")
+end
+
+--- Run `gfhost <cmd> ...`: the command's exit status. No command: usage on stderr, 2.
 function M.command(cmd, ...)
-  if cmd == "list" then return list_scripts() end
-  if cmd == "version" then return version_report() end
-  if cmd == "spec" then return run_spec(...) end
-  if cmd == "dag" then return require("gf.flow.dag").main(...) end
-  if cmd == "task" then return require("gf.flow.cli").task_main(...) end
-  if cmd == "worker" then return require("gf.flow.cli").worker_main(...) end
-  M.fail(("the '%s' command is not available in this build"):format(cmd), 2)
+  if cmd == nil or cmd == "" then
+    usage(io.stderr)
+    return 2
+  end
+  if cmd == "help" then
+    usage(io.stdout)
+    return 0
+  end
+  for _, c in ipairs(M.COMMANDS) do
+    if c[1] == cmd and c[4] then return c[4](...) end
+  end
+  io.stderr:write(("gfhost: unknown command '%s' (see gfhost help)\n"):format(cmd))
+  return 2
 end
 
 return M

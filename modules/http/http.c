@@ -3,6 +3,7 @@
 */
 #define _POSIX_C_SOURCE 200809L
 #include "http.h"
+#include "loop.h" /* gf_now_ms: the one monotonic clock */
 #include "gfgrow.h"
 #include "httpfile.h"
 
@@ -216,13 +217,6 @@ static size_t on_body(char *buf, size_t size, size_t n, void *ud)
   return keep_in_memory(x, buf, len) == 0 ? len : 0;
 }
 
-static int64_t now_ms(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Idle timeout: libcurl calls this at least once a second during a transfer (the host's curl
    loop gives every transfer a curl_multi_perform turn each second). */
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
@@ -231,7 +225,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
   (void)dltotal;
   (void)ultotal;
   gf_http_xfer *x = ud;
-  int64_t now = now_ms();
+  int64_t now = gf_now_ms();
   if (dlnow != x->last_dl || ulnow != x->last_ul || x->last_change == 0) {
     x->last_dl = dlnow;
     x->last_ul = ulnow;

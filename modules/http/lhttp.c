@@ -522,9 +522,7 @@ static int l_parse_date(lua_State *L)
 
 static int l_now(lua_State *L)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+  lua_pushnumber(L, (lua_Number)gf_now_ms() / 1000.0);
   return 1;
 }
 

@@ -309,7 +309,7 @@ describe("failed_workflows.errors #unit", function()
         st.inflight = st.inflight - 1
         local i = tonumber(params.executionArn:match(":e(%d+)$"))
         if i == o.broken then
-          return nil, "states.GetExecutionHistory " .. params.executionArn .. ": 500 InternalError", "aws"
+          return nil, "states.GetExecutionHistory " .. params.executionArn .. ": 500 InternalError", "service"
         end
         return history(i, params.nextToken == "p2" and 2 or 1)
       end
@@ -377,7 +377,7 @@ describe("failed_workflows.errors #unit", function()
       assert.same({ "failed_workflows: 1 of 7 execution histories could not be read", 1 }, { e.message, e.exit })
       local doc = assert(json.decode(out))
       assert.same({ 7, 1, 2 }, { doc.failed_executions, doc.unreadable, doc.unique_errors })
-      assert.same({ { execution_arn = SM:gsub("stateMachine", "execution") .. ":e3", code = "aws",
+      assert.same({ { execution_arn = SM:gsub("stateMachine", "execution") .. ":e3", code = "service",
         message = "states.GetExecutionHistory " .. SM:gsub("stateMachine", "execution") .. ":e3: 500 InternalError" } },
         doc.errors)
       assert.same({ 3, 3 }, { doc.groups[1].count, doc.groups[2].count })
