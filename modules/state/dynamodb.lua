@@ -40,6 +40,8 @@ local json = require("gf.json")
 local M = {}
 
 M.NODE_PREFIX = "gf-nodes#"
+M.RUNS_KEY = "gf-runs#"   -- collections_workflow of the run index (itemids = run id)
+M.META_KEY = "gf-meta#"   -- collections_workflow of meta records (itemids = key)
 
 local function S(s) return { S = s } end
 
@@ -145,7 +147,8 @@ local NAMES = {
   ["#cr"] = "created", ["#up"] = "updated", ["#ca"] = "claimed_at", ["#le"] = "last_error",
   ["#out"] = "outputs", ["#ex"] = "executions", ["#st"] = "status", ["#at"] = "attempts",
   ["#er"] = "error", ["#op"] = "output", ["#nu"] = "node_updated", ["#lw"] = "lease_worker",
-  ["#lu"] = "lease_until",
+  ["#lu"] = "lease_until", ["#sd"] = "started", ["#rf"] = "run_first", ["#mv"] = "meta_value",
+  ["#mu"] = "meta_updated",
 }
 
 -- Sets ExpressionAttributeNames from the #names the request's expressions use.
@@ -452,11 +455,29 @@ local function node_item(run_id, node, rec, now)
   item.node_updated = S(now)
   if rec.error then item.error = S(rec.error) end
   if rec.output then item.output = S(rec.output) end
+  if rec.started then item.started = S(rec.started) end
   return item
 end
 
+-- The run index: one item per run (collections_workflow = RUNS_KEY, itemids = run id) with
+-- run_first, the first time a node of it was written; written once per run and backend object,
+-- so that runs can be listed without scanning the table.
+function B:_index_run(run_id, now)
+  if self.runs_indexed[run_id] then return true end
+  local r, msg, code = self:_call("UpdateItem", { TableName = self.nodes_table,
+    Key = { collections_workflow = S(M.RUNS_KEY), itemids = S(run_id) },
+    UpdateExpression = "SET #rf = if_not_exists(#rf, :now)",
+    ExpressionAttributeValues = { [":now"] = S(now) } })
+  if not r then return nil, msg, code end
+  self.runs_indexed[run_id] = true
+  return true
+end
+
 function B:put_node(run_id, node, rec, now)
-  local r, msg, code = self:_call("PutItem", { TableName = self.nodes_table,
+  local ok, msg, code = self:_index_run(run_id, now)
+  if not ok then return nil, msg, code end
+  local r
+  r, msg, code = self:_call("PutItem", { TableName = self.nodes_table,
     Item = node_item(run_id, node, rec, now) })
   if not r then return nil, msg, code end
   return true
@@ -464,7 +485,8 @@ end
 
 local function node_rec(it)
   return { node = str(it.itemids), status = str(it.status), attempts = plain(it.attempts or
-    { N = "0" }), error = str(it.error), output = str(it.output), updated = str(it.node_updated) }
+    { N = "0" }), error = str(it.error), output = str(it.output), updated = str(it.node_updated),
+    started = str(it.started) }
 end
 
 function B:get_node(run_id, node)
@@ -490,6 +512,8 @@ end
 -- and as two plain attributes, lease_worker (S) and lease_until (N), which the conditions read.
 -- put_node replaces the item, so only running records written here carry them.
 function B:lease_node(run_id, node, lease, now)
+  local iok, imsg, icode = self:_index_run(run_id, now)
+  if not iok then return nil, imsg, icode end
   local values = { [":run"] = S("running"), [":done"] = S("completed"), [":zero"] = { N = "0" },
     [":one"] = { N = "1" }, [":out"] = S(lease.output), [":w"] = S(lease.worker),
     [":until"] = epoch(lease["until"]), [":now"] = epoch(lease.now), [":nu"] = S(now) }
@@ -503,7 +527,7 @@ function B:lease_node(run_id, node, lease, now)
   local r, msg, code = self:_call("UpdateItem", {
     TableName = self.nodes_table, Key = node_key(run_id, node),
     UpdateExpression = "SET #st = :run, #at = if_not_exists(#at, :zero) + :one, #op = :out, "
-      .. "#lw = :w, #lu = :until, #nu = :nu REMOVE #er",
+      .. "#lw = :w, #lu = :until, #nu = :nu, #sd = :nu REMOVE #er",
     ConditionExpression = cond, ExpressionAttributeValues = values, ReturnValues = "ALL_NEW",
   })
   if r then return true, node_rec(r.Attributes or {}) end
@@ -563,6 +587,11 @@ end
 function B:delete_nodes(run_id)
   local items, msg, code = self:_node_items(run_id, nil, "#cw, #it")
   if not items then return nil, msg, code end
+  local r
+  r, msg, code = self:_call("DeleteItem", { TableName = self.nodes_table,
+    Key = { collections_workflow = S(M.RUNS_KEY), itemids = S(run_id) } })
+  if not r then return nil, msg, code end
+  self.runs_indexed[run_id] = nil
   local i = 1
   while i <= #items do
     local reqs = json.array()
@@ -586,6 +615,93 @@ function B:delete_nodes(run_id)
     i = i + 25
   end
   return #items
+end
+
+-- Every item of one hash key (all pages), ascending (or descending) range keys.
+function B:_all(tbl, cw, projection, forward, limit)
+  local req = { TableName = tbl, KeyConditionExpression = "#cw = :cw",
+    ExpressionAttributeValues = { [":cw"] = S(cw) }, ProjectionExpression = projection,
+    ScanIndexForward = forward }
+  local out = {}
+  repeat
+    local r, msg, code = self:_call("Query", req)
+    if not r then return nil, msg, code end
+    for _, it in ipairs(r.Items or {}) do out[#out + 1] = it end
+    req.ExclusiveStartKey = r.LastEvaluatedKey
+  until not req.ExclusiveStartKey or (limit and #out >= limit)
+  return out
+end
+
+-- Every run of the run index with its node counts per status (one Query per run).
+function B:list_runs()
+  local idx, msg, code = self:_all(self.nodes_table, M.RUNS_KEY, "#it, #rf", true)
+  if not idx then return nil, msg, code end
+  local out = {}
+  for _, it in ipairs(idx) do
+    local run_id = str(it.itemids)
+    local nodes
+    nodes, msg, code = self:_node_items(run_id, nil, "#st, #nu, #sd")
+    if not nodes then return nil, msg, code end
+    local run = { run_id = run_id, counts = {}, nodes = #nodes, first = str(it.run_first) or "",
+      last = "" }
+    for _, n in ipairs(nodes) do
+      local st = str(n.status) or "?"
+      run.counts[st] = (run.counts[st] or 0) + 1
+      local first, upd = str(n.started) or str(n.node_updated) or "", str(n.node_updated) or ""
+      if first ~= "" and first < run.first then run.first = first end
+      if upd > run.last then run.last = upd end
+    end
+    if run.last == "" then run.last = run.first end
+    out[#out + 1] = run
+  end
+  return out
+end
+
+local function meta_key(key)
+  return { collections_workflow = S(M.META_KEY), itemids = S(key) }
+end
+
+local function meta_row(it)
+  return { key = str(it.itemids), value = str(it.meta_value), updated = str(it.meta_updated) }
+end
+
+function B:put_meta(key, value, now)
+  local item = meta_key(key)
+  item.meta_value, item.meta_updated = S(value), S(now)
+  local r, msg, code = self:_call("PutItem", { TableName = self.nodes_table, Item = item })
+  if not r then return nil, msg, code end
+  return true
+end
+
+function B:get_meta(key)
+  local r, msg, code = self:_call("GetItem", { TableName = self.nodes_table, Key = meta_key(key),
+    ConsistentRead = true })
+  if not r then return nil, msg, code end
+  if not r.Item then return false end
+  return meta_row(r.Item)
+end
+
+function B:list_meta(prefix, limit)
+  local values = { [":cw"] = S(M.META_KEY) }
+  local cond = "#cw = :cw"
+  if prefix ~= "" then
+    cond = cond .. " AND begins_with(#it, :p)"
+    values[":p"] = S(prefix)
+  end
+  local req = { TableName = self.nodes_table, KeyConditionExpression = cond,
+    ExpressionAttributeValues = values, ScanIndexForward = false, Limit = limit,
+    ConsistentRead = true }
+  local r, msg, code = self:_call("Query", req)
+  if not r then return nil, msg, code end
+  local out = {}
+  for i, it in ipairs(r.Items or {}) do out[i] = meta_row(it) end
+  return out
+end
+
+function B:delete_meta(key)
+  local r, msg, code = self:_call("DeleteItem", { TableName = self.nodes_table, Key = meta_key(key) })
+  if not r then return nil, msg, code end
+  return true
 end
 
 -- }======
@@ -699,7 +815,7 @@ function M.open(opts)
     if not ok then return nil, msg, code end
   end
   return setmetatable({ client = client, table = opts.table, nodes_table = nodes,
-    match_succeeded = opts.match_succeeded ~= false }, B)
+    match_succeeded = opts.match_succeeded ~= false, runs_indexed = {} }, B)
 end
 
 return M

@@ -439,7 +439,14 @@ local function encode_node(run_id, node, rec, op)
     out, msg, code = json().encode(rec.output)
     if not out then return nil, ("state.%s %s/%s: %s"):format(op, run_id, node, msg), code end
   end
-  return { status = rec.status, attempts = attempts, error = rec.error, output = out }
+  local started = rec.started
+  if type(started) == "number" then
+    started = M.iso8601(started)
+  elseif started ~= nil and type(started) ~= "string" then
+    error(op .. ": started must be epoch seconds or an ISO 8601 string", 3)
+  end
+  return { status = rec.status, attempts = attempts, error = rec.error, output = out,
+    started = started }
 end
 
 function Store:put_node(run_id, node, rec)
@@ -452,7 +459,7 @@ end
 
 local function node_view(run_id, node, r)
   local v = { run_id = run_id, node = node, status = r.status, attempts = r.attempts,
-    error = r.error, updated = r.updated }
+    error = r.error, updated = r.updated, started = r.started }
   if r.output ~= nil then v.output = json().decode(r.output) end
   return v
 end
@@ -487,6 +494,99 @@ function Store:delete_nodes(run_id)
   check_node_key("delete_nodes", run_id, "-")
   return self.backend:delete_nodes(run_id)
 end
+
+-- Runs: one summary per run id, newest first (by the earliest time any of its node records
+-- started, else was written). -> runs, next_token|nil
+function Store:list_runs(opts)
+  check_closed(self)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("bad argument #1 to 'list_runs' (table expected)", 2) end
+  local limit = check_limit("list_runs", "limit", opts.limit, 1000, 100)
+  local offset = 0
+  if opts.next ~= nil then
+    offset = type(opts.next) == "string" and tonumber(opts.next:match("^r(%d+)$"))
+    if not offset then
+      return nil, ("state.list_runs: bad next-page token %q"):format(tostring(opts.next)),
+        "invalid_input"
+    end
+  end
+  if not self.backend.list_runs then
+    return nil, "state.list_runs: this backend cannot list runs", "invalid_input"
+  end
+  local runs, msg, code = self.backend:list_runs()
+  if not runs then return nil, msg, code end
+  table.sort(runs, function(a, b)
+    if a.first ~= b.first then return a.first > b.first end
+    return a.run_id > b.run_id
+  end)
+  local out = {}
+  for i = offset + 1, math.min(offset + limit, #runs) do out[#out + 1] = runs[i] end
+  local nxt = offset + limit < #runs and ("r%d"):format(offset + limit) or nil
+  return out, nxt, #runs
+end
+
+-- {====== meta: small JSON records next to the state (listener health, recorded actions) ======
+
+local function check_meta_key(op, key)
+  if type(key) ~= "string" or key == "" or #key > 512 or key:find("%c") then
+    error(("bad argument #1 to '%s' (key: 1..512 characters, no control characters)"):format(op), 3)
+  end
+end
+
+function Store:put_meta(key, value)
+  check_closed(self)
+  check_meta_key("put_meta", key)
+  local text, msg, code = json().encode(value)
+  if not text then return nil, ("state.put_meta %s: %s"):format(key, msg), code end
+  if #text > 65536 then
+    return nil, ("state.put_meta %s: value is %d bytes (at most 65536)"):format(key, #text),
+      "invalid_input"
+  end
+  if not self.backend.put_meta then
+    return nil, "state.put_meta: this backend keeps no meta records", "invalid_input"
+  end
+  return self.backend:put_meta(key, text, self:_now())
+end
+
+local function meta_view(r)
+  return { key = r.key, value = json().decode(r.value), updated = r.updated }
+end
+
+function Store:get_meta(key)
+  check_closed(self)
+  check_meta_key("get_meta", key)
+  if not self.backend.get_meta then
+    return nil, "state.get_meta: this backend keeps no meta records", "invalid_input"
+  end
+  local r, msg, code = self.backend:get_meta(key)
+  if r == nil then return nil, msg, code end
+  if r == false then return nil, ("state.get_meta %s: not found"):format(key), "not_found" end
+  return meta_view(r)
+end
+
+-- Records whose key begins with prefix, keys descending (newest first for time-stamped keys).
+function Store:list_meta(prefix, opts)
+  check_closed(self)
+  if type(prefix) ~= "string" then error("bad argument #1 to 'list_meta' (string expected)", 2) end
+  local limit = check_limit("list_meta", "limit", opts and opts.limit, 1000, 100)
+  if not self.backend.list_meta then
+    return nil, "state.list_meta: this backend keeps no meta records", "invalid_input"
+  end
+  local rows, msg, code = self.backend:list_meta(prefix, limit)
+  if not rows then return nil, msg, code end
+  local out = {}
+  for i, r in ipairs(rows) do out[i] = meta_view(r) end
+  return out
+end
+
+function Store:delete_meta(key)
+  check_closed(self)
+  check_meta_key("delete_meta", key)
+  if not self.backend.delete_meta then return true end
+  return self.backend:delete_meta(key)
+end
+
+-- }======
 
 -- {====== leases (conditional node writes for workers) ======
 --
@@ -553,7 +653,7 @@ function Store:lease_node(run_id, node, lease)
     if not r and code ~= "not_found" then return nil, msg, code end
     if refusal(r, lease.worker, now, lease.max_attempts) then return false, r end
     local rec = { status = "running", attempts = (r and r.attempts or 0) + 1,
-      output = { worker = lease.worker, lease_until = lease["until"] } }
+      output = { worker = lease.worker, lease_until = lease["until"] }, started = s.clock() }
     local ok, pmsg, pcode = s:put_node(run_id, node, rec)
     if not ok then return nil, pmsg, pcode end
     return true, s:get_node(run_id, node)
@@ -573,7 +673,7 @@ function Store:renew_lease(run_id, node, lease)
     if not r and code ~= "not_found" then return nil, msg, code end
     if not held_by(r, lease.worker) then return false end
     local ok, pmsg, pcode = s:put_node(run_id, node, { status = "running", attempts = r.attempts,
-      output = { worker = lease.worker, lease_until = lease["until"] } })
+      output = { worker = lease.worker, lease_until = lease["until"] }, started = r.started })
     if not ok then return nil, pmsg, pcode end
     return true
   end)
