@@ -28,6 +28,7 @@ static const char USAGE[] =
     "  dag <workflow> --out DIR    write HTCondor DAGMan files for a workflow\n"
     "  task <workflow> <node>      run one workflow node (what DAG nodes run)\n"
     "  worker --queue URL          run workflow nodes from an SQS queue\n"
+    "  serve --state PATH|URL      status page and JSON API of runs and payloads\n"
     "  version                     gfhost and library versions\n"
     "  help                        this text\n"
     "\n"
@@ -134,7 +135,8 @@ static int pmain(lua_State *L)
 
 static int known_command(const char *cmd)
 {
-  static const char *cmds[] = {"run", "spec", "list", "version", "dag", "task", "worker", NULL};
+  static const char *cmds[] = {"run",  "spec",   "list",  "version", "dag",
+                               "task", "worker", "serve", NULL};
   for (int i = 0; cmds[i]; i++)
     if (strcmp(cmd, cmds[i]) == 0) return 1;
   return 0;

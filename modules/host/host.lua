@@ -153,6 +153,7 @@ function M.command(cmd, ...)
   if cmd == "dag" then return require("gf.flow.dag").main(...) end
   if cmd == "task" then return require("gf.flow.cli").task_main(...) end
   if cmd == "worker" then return require("gf.flow.cli").worker_main(...) end
+  if cmd == "serve" then return require("serve.cli").main(...) end
   M.fail(("the '%s' command is not available in this build"):format(cmd), 2)
 end
 

@@ -617,6 +617,54 @@ function B:delete_nodes(run_id)
   return #items
 end
 
+-- Payload counts by current state since q.lo (see the SQLite backend): one pass over the
+-- `updated` index, reading only state_updated and updated.
+function B:stats(q)
+  local req = { TableName = self.table, IndexName = "updated",
+    KeyConditionExpression = "#cw = :cw AND #up >= :lo",
+    ExpressionAttributeValues = { [":cw"] = S(q.collections_workflow), [":lo"] = S(q.lo) },
+    ProjectionExpression = "#su, #up" }
+  local totals, buckets = {}, {}
+  repeat
+    local r, msg, code = self:_call("Query", req)
+    if not r then return nil, msg, code end
+    for _, it in ipairs(r.Items or {}) do
+      local su, up = str(it.state_updated) or "", str(it.updated) or ""
+      local st = su:match("^([^_]*)_") or su
+      if st == "SUCCEEDED" then st = "COMPLETED" end
+      local t = totals[st]
+      if not t then
+        t = { all = 0 }
+        for name in pairs(q.marks) do t[name] = 0 end
+        totals[st] = t
+      end
+      t.all = t.all + 1
+      for name, iso in pairs(q.marks) do
+        if up >= iso then t[name] = t[name] + 1 end
+      end
+      if up >= q.series_lo then
+        local b = up:sub(1, q.bucket_len)
+        local per = buckets[b]
+        if not per then
+          per = {}
+          buckets[b] = per
+        end
+        per[st] = (per[st] or 0) + 1
+      end
+    end
+    req.ExclusiveStartKey = r.LastEvaluatedKey
+  until not req.ExclusiveStartKey
+  local series = {}
+  for b, per in pairs(buckets) do
+    for st, n in pairs(per) do series[#series + 1] = { bucket = b, state = st, n = n } end
+  end
+  table.sort(series, function(a, b)
+    if a.bucket ~= b.bucket then return a.bucket < b.bucket end
+    return a.state < b.state
+  end)
+  return { totals = totals, series = series }
+end
+
 -- Every item of one hash key (all pages), ascending (or descending) range keys.
 function B:_all(tbl, cw, projection, forward, limit)
   local req = { TableName = tbl, KeyConditionExpression = "#cw = :cw",

@@ -306,6 +306,46 @@ function B:delete_nodes(run_id)
   return self.db:execute(DELETE_NODES, run_id)
 end
 
+-- Payload counts by current state since q.lo (by `updated`): totals per state with a count per
+-- mark (updated >= mark), and series rows {bucket = updated's first bucket_len characters,
+-- state, n}.
+function B:stats(q)
+  local cols, v = {}, { cw = q.collections_workflow, lo = q.lo, len = q.bucket_len,
+    slo = q.series_lo }
+  local names = {}
+  for name, iso in pairs(q.marks) do
+    names[#names + 1] = name
+    v["m_" .. name] = iso
+    cols[#cols + 1] = ("sum(updated >= :m_%s) AS m_%s"):format(name, name)
+  end
+  local sql = ("SELECT state, count(*) AS n%s FROM payloads WHERE collections_workflow = :cw "
+    .. "AND updated >= :lo GROUP BY state"):format(#cols > 0 and ", " .. table.concat(cols, ", ") or "")
+  local rows, msg, code = self.db:query(sql, v)
+  if not rows then return nil, msg, code end
+  local totals = {}
+  for _, r in ipairs(rows) do
+    local t = { all = r.n }
+    for _, name in ipairs(names) do t[name] = r["m_" .. name] or 0 end
+    totals[r.state] = t
+  end
+  local series
+  series, msg, code = self.db:query("SELECT substr(updated, 1, :len) AS bucket, state, "
+    .. "count(*) AS n FROM payloads WHERE collections_workflow = :cw AND updated >= :slo "
+    .. "GROUP BY bucket, state ORDER BY bucket", v)
+  if not series then return nil, msg, code end
+  return { totals = totals, series = series }
+end
+
+-- The distinct collections_workflow keys (at most limit).
+function B:collections_workflows(limit)
+  local rows, msg, code = self.db:query("SELECT DISTINCT collections_workflow AS cw FROM payloads "
+    .. "ORDER BY cw LIMIT ?1", limit)
+  if not rows then return nil, msg, code end
+  local out = {}
+  for i, r in ipairs(rows) do out[i] = r.cw end
+  return out
+end
+
 -- Every run with its node counts per status, newest first (by its earliest node record).
 function B:list_runs()
   local rows, msg, code = self.db:query(RUN_STATS)

@@ -495,6 +495,55 @@ function Store:delete_nodes(run_id)
   return self.backend:delete_nodes(run_id)
 end
 
+-- Payload statistics of one collections-workflow, by each record's current state and last
+-- update: q.collections_workflow, q.windows ({name = seconds}: a count per state of the records
+-- updated within each, e.g. {hour = 3600, day = 86400, week = 604800}), q.interval ("hour" |
+-- "day") and q.span (seconds, at most 31 days) for the series.
+-- -> {totals = {STATE = {all=, <window>=}}, series = {{bucket=, state=, n=}}, since=, now=}
+function Store:payload_stats(q)
+  check_closed(self)
+  if type(q) ~= "table" or type(q.collections_workflow) ~= "string" then
+    error("bad argument #1 to 'payload_stats' (table with collections_workflow expected)", 2)
+  end
+  local interval = q.interval or "hour"
+  local len = ({ hour = 13, day = 10 })[interval]
+  if not len then error("payload_stats: interval must be 'hour' or 'day'", 2) end
+  local span = q.span or (interval == "hour" and 48 * 3600 or 7 * 86400)
+  if type(span) ~= "number" or span <= 0 or span > 31 * 86400 then
+    error("payload_stats: span must be a number of seconds in (0, 31 days]", 2)
+  end
+  if not self.backend.stats then
+    return nil, "state.payload_stats: this backend keeps no payloads", "invalid_input"
+  end
+  local now = self.clock()
+  local widest = span
+  local marks = {}
+  for name, secs in pairs(q.windows or {}) do
+    marks[name] = M.iso8601(now - secs)
+    if secs > widest then widest = secs end
+  end
+  local lo = M.iso8601(now - widest)
+  local series_lo = M.iso8601(now - span)
+  local r, msg, code = self.backend:stats({ collections_workflow = q.collections_workflow,
+    lo = lo, marks = marks, bucket_len = len, series_lo = series_lo })
+  if not r then return nil, msg, code end
+  for _, row in ipairs(r.series) do
+    row.state = CANON[row.state] or row.state
+  end
+  r.since, r.series_since, r.now = lo, series_lo, M.iso8601(now)
+  return r
+end
+
+-- The collections_workflow keys the backend can list cheaply (SQLite), or nil, msg,
+-- "unsupported" (DynamoDB would have to scan the table).
+function Store:collections_workflows(limit)
+  check_closed(self)
+  if not self.backend.collections_workflows then
+    return nil, "state.collections_workflows: not listed by this backend", "unsupported"
+  end
+  return self.backend:collections_workflows(limit or 1000)
+end
+
 -- Runs: one summary per run id, newest first (by the earliest time any of its node records
 -- started, else was written). -> runs, next_token|nil
 function Store:list_runs(opts)

@@ -392,6 +392,39 @@ local function suite(backend)
           assert.same({ "old" }, { runs[1].run_id, runs[2] and runs[2].run_id })
         end)
 
+      it("counts payloads by current state per window and as an hourly or daily series",
+        function()
+          local function at(t, fn, id, ...)
+            now = t
+            assert.is_true(store[fn](store, id, ...))
+          end
+          -- three days ago, two hours ago, ten minutes ago
+          at(BASE - 3 * 86400, "set_completed", "c/workflow-w/old")
+          at(BASE - 2 * 3600, "set_failed", "c/workflow-w/f1", "boom")
+          at(BASE - 2 * 3600 + 1, "set_completed", "c/workflow-w/ok1")
+          at(BASE - 600, "set_failed", "c/workflow-w/f2", "<script>x</script>")
+          at(BASE - 600, "claim", "c/workflow-w/c1", "arn:1")
+          at(BASE - 600, "set_completed", "other/workflow-w/x")
+          now = BASE
+          local r = assert(store:payload_stats({ collections_workflow = "c_w",
+            windows = { hour = 3600, day = 86400, week = 7 * 86400 } }))
+          assert.same({ all = 2, hour = 1, day = 2, week = 2 }, r.totals.FAILED)
+          assert.same({ all = 2, hour = 0, day = 1, week = 2 }, r.totals.COMPLETED)
+          assert.same({ all = 1, hour = 1, day = 1, week = 1 }, r.totals.CLAIMED)
+          assert.is_nil(r.totals.PROCESSING)
+          local hours = {}
+          for _, row in ipairs(r.series) do
+            hours[#hours + 1] = ("%s %s %d"):format(row.bucket, row.state, row.n)
+          end
+          local h2, h0 = iso(BASE - 7200):sub(1, 13), iso(BASE - 600):sub(1, 13)
+          assert.same({ h2 .. " COMPLETED 1", h2 .. " FAILED 1", h0 .. " CLAIMED 1",
+            h0 .. " FAILED 1" }, hours)
+          r = assert(store:payload_stats({ collections_workflow = "c_w", interval = "day" }))
+          assert.equal(4, #r.series) -- 3 days ago: COMPLETED; today: CLAIMED, COMPLETED, FAILED
+          assert.equal(iso(BASE - 3 * 86400):sub(1, 10), r.series[1].bucket)
+          assert.same({}, assert(store:payload_stats({ collections_workflow = "none_w" })).series)
+        end)
+
       it("puts, gets, lists (by prefix, newest key first) and deletes meta records", function()
         assert.is_true(store:put_meta("health/listener/a", { connected = true, n = 2 }))
         now = now + 1
