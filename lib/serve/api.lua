@@ -16,6 +16,8 @@
 -- characters, series at 31 days. Records written by others are passed through as data; the
 -- page escapes every value when it shows it.
 local state_mod = require("gf.state")
+local json = require("gf.json")
+local arr = json.array -- lists stay JSON arrays when empty
 
 local M = {}
 
@@ -120,7 +122,7 @@ function A:runs(q)
   local wfs = self:_workflows()
   local out = {}
   for i, r in ipairs(runs) do out[i] = run_summary(r, wfs[r.run_id]) end
-  return 200, { runs = out, next = nxt, total = total }
+  return 200, { runs = arr(out), next = nxt, total = total }
 end
 
 function A:run(id, q)
@@ -162,7 +164,7 @@ function A:run(id, q)
   end
   summary.nodes_total = summary.nodes
   summary.status_filter = status
-  summary.nodes = page
+  summary.nodes = arr(page)
   summary.next = offset + limit < #nodes and ("n%d"):format(offset + limit) or nil
   summary.matching = #nodes
   return 200, summary
@@ -197,7 +199,7 @@ function A:payloads(q)
   if cw == nil or cw == "" then
     local list, msg, code = self.store:collections_workflows(M.MAX_LIMIT)
     if not list and code ~= "unsupported" then return failed(msg, code) end
-    return 200, { collections_workflows = list or {}, listed = list ~= nil }
+    return 200, { collections_workflows = arr(list or {}), listed = list ~= nil }
   end
   if #cw > 1024 then return bad("collections_workflow: at most 1024 characters") end
   local limit, lerr = limit_of(q)
@@ -228,9 +230,10 @@ function A:payloads(q)
     counts[s] = { hour = t.hour or 0, day = t.day or 0, week = t.week or 0 }
   end
   return 200, { collections_workflow = cw, state = st and state_mod.normalize_state(st) or nil,
-    since = since, items = rows, next = nxt, counts = counts, states = state_mod.STATES,
+    since = since, items = arr(rows), next = nxt, counts = counts,
+    states = arr({ table.unpack(state_mod.STATES) }),
     series = { interval = interval, since = stats.series_since, now = stats.now,
-      points = stats.series } }
+      points = arr(stats.series) } }
 end
 
 -- }======
@@ -264,7 +267,7 @@ function A:health()
         topic = type(la.topic) == "string" and cut(la.topic) or nil,
         relpath = type(la.relpath) == "string" and cut(la.relpath) or nil },
       last_error = type(v.last_error) == "string" and cut(v.last_error) or nil,
-      missing_per_day = per_day,
+      missing_per_day = arr(per_day),
     }
   end
   local acts = self.store:list_meta(M.ACTION_PREFIX, { limit = 20 }) or {}
@@ -272,8 +275,8 @@ function A:health()
   for i, a in ipairs(acts) do
     actions[i] = type(a.value) == "table" and a.value or {}
   end
-  return 200, { ok = true, now = state_mod.iso8601(now), listeners = listeners,
-    actions_enabled = self.allow_actions, recent_actions = actions }
+  return 200, { ok = true, now = state_mod.iso8601(now), listeners = arr(listeners),
+    actions_enabled = self.allow_actions, recent_actions = arr(actions) }
 end
 
 -- }======

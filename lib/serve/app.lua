@@ -121,6 +121,7 @@ function M.new(opts)
       if not body then return 500, { error = "page file missing: " .. file[1] }, headers() end
       return 200, body, headers({ ["content-type"] = file[2] })
     end
+    if path == "/favicon.ico" then return 204, "", headers() end
     if not is_api(path) then return 404, { error = "not found: " .. path }, headers() end
     local action = path:match("^/api/actions/([%w%-]+)$")
     if action then
