@@ -680,29 +680,31 @@ function B:_all(tbl, cw, projection, forward, limit)
   return out
 end
 
--- Every run of the run index with its node counts per status (one Query per run).
+-- Every run of the run index, without counts (one Query, paged): {run_id, first}. The store
+-- asks run_counts for the runs of the page it returns.
 function B:list_runs()
   local idx, msg, code = self:_all(self.nodes_table, M.RUNS_KEY, "#it, #rf", true)
   if not idx then return nil, msg, code end
   local out = {}
-  for _, it in ipairs(idx) do
-    local run_id = str(it.itemids)
-    local nodes
-    nodes, msg, code = self:_node_items(run_id, nil, "#st, #nu, #sd")
-    if not nodes then return nil, msg, code end
-    local run = { run_id = run_id, counts = {}, nodes = #nodes, first = str(it.run_first) or "",
-      last = "" }
-    for _, n in ipairs(nodes) do
-      local st = str(n.status) or "?"
-      run.counts[st] = (run.counts[st] or 0) + 1
-      local first, upd = str(n.started) or str(n.node_updated) or "", str(n.node_updated) or ""
-      if first ~= "" and first < run.first then run.first = first end
-      if upd > run.last then run.last = upd end
-    end
-    if run.last == "" then run.last = run.first end
-    out[#out + 1] = run
+  for i, it in ipairs(idx) do
+    out[i] = { run_id = str(it.itemids), first = str(it.run_first) or "" }
   end
   return out
+end
+
+-- One run's node counts per status, its earliest start and latest update (one Query, paged).
+function B:run_counts(run_id)
+  local nodes, msg, code = self:_node_items(run_id, nil, "#st, #nu, #sd")
+  if not nodes then return nil, msg, code end
+  local run = { counts = {}, nodes = #nodes, first = nil, last = "" }
+  for _, n in ipairs(nodes) do
+    local st = str(n.status) or "?"
+    run.counts[st] = (run.counts[st] or 0) + 1
+    local first, upd = str(n.started) or str(n.node_updated), str(n.node_updated) or ""
+    if first and (not run.first or first < run.first) then run.first = first end
+    if upd > run.last then run.last = upd end
+  end
+  return run
 end
 
 local function meta_key(key)

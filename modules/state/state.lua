@@ -544,8 +544,11 @@ function Store:collections_workflows(limit)
   return self.backend:collections_workflows(limit or 1000)
 end
 
--- Runs: one summary per run id, newest first (by the earliest time any of its node records
--- started, else was written). -> runs, next_token|nil
+-- Runs: one summary per run id {run_id, nodes, counts = {status = n}, first, last}, newest
+-- first: on SQLite by the earliest time any of its node records started (else was written), on
+-- DynamoDB by the time the run's first node was written (its run index record).
+-- opts.limit (1..1000, default 100), opts.next (the token of the previous page).
+-- -> runs, next_token|nil, total
 function Store:list_runs(opts)
   check_closed(self)
   opts = opts or {}
@@ -570,6 +573,28 @@ function Store:list_runs(opts)
   end)
   local out = {}
   for i = offset + 1, math.min(offset + limit, #runs) do out[#out + 1] = runs[i] end
+  -- backends that list runs without counts (DynamoDB) count the page's runs only
+  if self.backend.run_counts then
+    local ok_task, task = pcall(require, "gf.task")
+    local failure
+    local function fill(r)
+      if r.counts or failure then return end
+      local c, msg, code = self.backend:run_counts(r.run_id)
+      if not c then
+        failure = { msg, code }
+        return
+      end
+      r.counts, r.nodes, r.last = c.counts, c.nodes, c.last ~= "" and c.last or r.first
+      if c.first and c.first < r.first then r.first = c.first end
+    end
+    if ok_task and task.map and #out > 1 then
+      local _, errs = task.map(out, fill, { concurrency = 8 })
+      if errs[1] then error(errs[1].error, 0) end
+    else
+      for _, r in ipairs(out) do fill(r) end
+    end
+    if failure then return nil, failure[1], failure[2] end
+  end
   local nxt = offset + limit < #runs and ("r%d"):format(offset + limit) or nil
   return out, nxt, #runs
 end
