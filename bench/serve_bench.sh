@@ -3,7 +3,7 @@
 # runs) on SQLite and on DynamoDB (dynalite), and the page's time to first full render in
 # headless Chromium.
 # usage: [N=100000] [DDB_N=$N] [CALLS=50] [RENDERS=5] [DDB_ENDPOINT=http://127.0.0.1:19002|""]
-#        bench/serve_bench.sh
+#        [PARTS="sqlite dynamodb render"] bench/serve_bench.sh
 # Seeding: SQLite through gf.state in transactions of 1,000 transitions; dynalite with
 # BatchWriteItem (25 items a request, 8 requests in flight) of records in the Cirrus format.
 # Latency is measured on the API functions (lib/serve/api.lua, what each HTTP request runs),
@@ -21,6 +21,7 @@ ddb_n=${DDB_N:-$n}
 calls=${CALLS:-50}
 renders=${RENDERS:-5}
 endpoint=${DDB_ENDPOINT-http://127.0.0.1:19002}
+parts=" ${PARTS:-sqlite dynamodb render} "
 tmp=$(mktemp -d /tmp/gfservebench.XXXXXX)
 bridge_pid=""
 cleanup() {
@@ -168,8 +169,12 @@ EOF
 echo "# gfhost serve bench: N=$n payloads (DynamoDB: $ddb_n), 10,000 nodes, $calls calls per endpoint"
 echo "# backend	endpoint	p50 ms	p99 ms"
 cd "$root"
-BACKEND=sqlite N=$n CALLS=$calls DB="$tmp/state.db" "$gfhost" run "$tmp/bench.lua"
-if [ -n "$endpoint" ] && curl -s -o /dev/null --max-time 3 "$endpoint"; then
+if [[ $parts == *" sqlite "* || $parts == *" render "* ]]; then
+  BACKEND=sqlite N=$n CALLS=$calls DB="$tmp/state.db" "$gfhost" run "$tmp/bench.lua"
+fi
+if [[ $parts != *" dynamodb "* ]]; then
+  :
+elif [ -n "$endpoint" ] && curl -s -o /dev/null --max-time 3 "$endpoint"; then
   BACKEND=dynamodb N=$ddb_n CALLS=$calls DDB_ENDPOINT=$endpoint TABLE="gfservebench-$$-$RANDOM" \
     "$gfhost" run "$tmp/bench.lua"
 else
@@ -177,7 +182,9 @@ else
 fi
 
 # time to first full render in Chromium, over the SQLite state seeded above
-if command -v chromium >/dev/null && /usr/bin/python3 -c 'import websocket' 2>/dev/null; then
+if [[ $parts != *" render "* ]]; then
+  :
+elif command -v chromium >/dev/null && /usr/bin/python3 -c 'import websocket' 2>/dev/null; then
   port=19136
   if printf 'assert(require("gf.server"))' >"$tmp/has.lua" && "$gfhost" run "$tmp/has.lua" >/dev/null 2>&1; then
     transport="gfhost serve (gf.server)"

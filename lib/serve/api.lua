@@ -232,7 +232,7 @@ function A:payloads(q)
   return 200, { collections_workflow = cw, state = st and state_mod.normalize_state(st) or nil,
     since = since, items = arr(rows), next = nxt, counts = counts,
     states = arr({ table.unpack(state_mod.STATES) }),
-    series = { interval = interval, since = stats.series_since, now = stats.now,
+    series = { interval = interval, since = stats.since, now = stats.now,
       points = arr(stats.series) } }
 end
 

@@ -617,51 +617,55 @@ function B:delete_nodes(run_id)
   return #items
 end
 
--- Payload counts by current state since q.lo (see the SQLite backend): one pass over the
--- `updated` index, reading only state_updated and updated.
+-- Payload counts by current state and the time it was entered (see the SQLite backend): per
+-- state one paged Query of the state_updated index from the earliest mark or bucket to hi,
+-- reading only state_updated (COMPLETED also reads cirrus v2's SUCCEEDED_ range).
 function B:stats(q)
-  local req = { TableName = self.table, IndexName = "updated",
-    KeyConditionExpression = "#cw = :cw AND #up >= :lo",
-    ExpressionAttributeValues = { [":cw"] = S(q.collections_workflow), [":lo"] = S(q.lo) },
-    ProjectionExpression = "#su, #up" }
-  local totals, buckets = {}, {}
-  repeat
-    local r, msg, code = self:_call("Query", req)
-    if not r then return nil, msg, code end
-    for _, it in ipairs(r.Items or {}) do
-      local su, up = str(it.state_updated) or "", str(it.updated) or ""
-      local st = su:match("^([^_]*)_") or su
-      if st == "SUCCEEDED" then st = "COMPLETED" end
-      local t = totals[st]
-      if not t then
-        t = { all = 0 }
-        for name in pairs(q.marks) do t[name] = 0 end
-        totals[st] = t
-      end
-      t.all = t.all + 1
-      for name, iso in pairs(q.marks) do
-        if up >= iso then t[name] = t[name] + 1 end
-      end
-      if up >= q.series_lo then
-        local b = up:sub(1, q.bucket_len)
-        local per = buckets[b]
-        if not per then
-          per = {}
-          buckets[b] = per
-        end
-        per[st] = (per[st] or 0) + 1
-      end
-    end
-    req.ExclusiveStartKey = r.LastEvaluatedKey
-  until not req.ExclusiveStartKey
-  local series = {}
-  for b, per in pairs(buckets) do
-    for st, n in pairs(per) do series[#series + 1] = { bucket = b, state = st, n = n } end
+  local lo = q.hi
+  for _, iso in pairs(q.marks) do
+    if iso < lo then lo = iso end
   end
-  table.sort(series, function(a, b)
-    if a.bucket ~= b.bucket then return a.bucket < b.bucket end
-    return a.state < b.state
-  end)
+  if q.buckets[1] and q.buckets[1].lo < lo then lo = q.buckets[1].lo end
+  local totals, per = {}, {}
+  for _, st in ipairs(q.states) do
+    local t = {}
+    for name in pairs(q.marks) do t[name] = 0 end
+    totals[st] = t
+    local prefixes = { st }
+    if st == "COMPLETED" and self.match_succeeded then prefixes[2] = "SUCCEEDED" end
+    for _, pre in ipairs(prefixes) do
+      local req = { TableName = self.table, IndexName = "state_updated",
+        KeyConditionExpression = "#cw = :cw AND #su BETWEEN :lo AND :hi",
+        ExpressionAttributeValues = { [":cw"] = S(q.collections_workflow),
+          [":lo"] = S(pre .. "_" .. lo), [":hi"] = S(pre .. "_" .. q.hi .. "~") },
+        ProjectionExpression = "#su" }
+      repeat
+        local r, msg, code = self:_call("Query", req)
+        if not r then return nil, msg, code end
+        for _, it in ipairs(r.Items or {}) do
+          local stamp = (str(it.state_updated) or ""):match("^[^_]*_(.*)$") or ""
+          for name, iso in pairs(q.marks) do
+            if stamp >= iso then t[name] = t[name] + 1 end
+          end
+          for _, bk in ipairs(q.buckets) do
+            if stamp >= bk.lo and stamp < bk.hi then
+              local k = bk.key .. "\0" .. st
+              per[k] = (per[k] or 0) + 1
+              break
+            end
+          end
+        end
+        req.ExclusiveStartKey = r.LastEvaluatedKey
+      until not req.ExclusiveStartKey
+    end
+  end
+  local series = {}
+  for _, bk in ipairs(q.buckets) do
+    for _, st in ipairs(q.states) do
+      local n = per[bk.key .. "\0" .. st]
+      if n then series[#series + 1] = { bucket = bk.key, state = st, n = n } end
+    end
+  end
   return { totals = totals, series = series }
 end
 

@@ -306,33 +306,39 @@ function B:delete_nodes(run_id)
   return self.db:execute(DELETE_NODES, run_id)
 end
 
--- Payload counts by current state since q.lo (by `updated`): totals per state with a count per
--- mark (updated >= mark), and series rows {bucket = updated's first bucket_len characters,
--- state, n}.
+-- Payload counts by current state and the time it was entered (state_updated), as counts of
+-- index ranges of (collections_workflow, state_updated), which SQLite answers from the index
+-- alone: q = {collections_workflow, hi (ISO), marks = {name = ISO}, buckets = {{key, lo, hi}}
+-- (hi exclusive), states}. -> {totals = {STATE = {<mark> = n}}, series = {{bucket, state, n}}}
+local COUNT_RANGE = [[
+SELECT count(*) AS n FROM payloads
+WHERE collections_workflow = ?1 AND state_updated >= ?2 AND state_updated < ?3]]
+
 function B:stats(q)
-  local cols, v = {}, { cw = q.collections_workflow, lo = q.lo, len = q.bucket_len,
-    slo = q.series_lo }
-  local names = {}
-  for name, iso in pairs(q.marks) do
-    names[#names + 1] = name
-    v["m_" .. name] = iso
-    cols[#cols + 1] = ("sum(updated >= :m_%s) AS m_%s"):format(name, name)
+  local totals, series = {}, {}
+  local cw = q.collections_workflow
+  local function count(lo, hi)
+    local row, msg, code = self.db:first(COUNT_RANGE, cw, lo, hi)
+    if not row then return nil, msg or "state.stats: no row", code end
+    return row.n
   end
-  local sql = ("SELECT state, count(*) AS n%s FROM payloads WHERE collections_workflow = :cw "
-    .. "AND updated >= :lo GROUP BY state"):format(#cols > 0 and ", " .. table.concat(cols, ", ") or "")
-  local rows, msg, code = self.db:query(sql, v)
-  if not rows then return nil, msg, code end
-  local totals = {}
-  for _, r in ipairs(rows) do
-    local t = { all = r.n }
-    for _, name in ipairs(names) do t[name] = r["m_" .. name] or 0 end
-    totals[r.state] = t
+  for _, st in ipairs(q.states) do
+    local t = {}
+    local top = st .. "_" .. q.hi .. "~" -- after every stamp up to hi
+    for name, iso in pairs(q.marks) do
+      local n, msg, code = count(st .. "_" .. iso, top)
+      if not n then return nil, msg, code end
+      t[name] = n
+    end
+    totals[st] = t
   end
-  local series
-  series, msg, code = self.db:query("SELECT substr(updated, 1, :len) AS bucket, state, "
-    .. "count(*) AS n FROM payloads WHERE collections_workflow = :cw AND updated >= :slo "
-    .. "GROUP BY bucket, state ORDER BY bucket", v)
-  if not series then return nil, msg, code end
+  for _, b in ipairs(q.buckets) do
+    for _, st in ipairs(q.states) do
+      local n, msg, code = count(st .. "_" .. b.lo, st .. "_" .. b.hi)
+      if not n then return nil, msg, code end
+      if n > 0 then series[#series + 1] = { bucket = b.key, state = st, n = n } end
+    end
+  end
   return { totals = totals, series = series }
 end
 

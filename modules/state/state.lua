@@ -495,19 +495,22 @@ function Store:delete_nodes(run_id)
   return self.backend:delete_nodes(run_id)
 end
 
--- Payload statistics of one collections-workflow, by each record's current state and last
--- update: q.collections_workflow, q.windows ({name = seconds}: a count per state of the records
--- updated within each, e.g. {hour = 3600, day = 86400, week = 604800}), q.interval ("hour" |
--- "day") and q.span (seconds, at most 31 days) for the series.
--- -> {totals = {STATE = {all=, <window>=}}, series = {{bucket=, state=, n=}}, since=, now=}
+-- Payload statistics of one collections-workflow, by each record's current state and the time
+-- it entered it (state_updated, what get-payloads --since --state selects on):
+-- q.collections_workflow, q.windows ({name = seconds}: a count per state of the records that
+-- entered their state within each, e.g. {hour = 3600, day = 86400, week = 604800}),
+-- q.interval ("hour" | "day") and q.span (seconds, at most 31 days; default 48 hours / 7 days)
+-- for the series (whole hours / UTC days, the last one holding now).
+-- -> {totals = {STATE = {<window> = n}}, series = {{bucket = "YYYY-MM-DDTHH" | "YYYY-MM-DD",
+--     state =, n =}} (ascending, empty buckets left out), since = first bucket, now =}
 function Store:payload_stats(q)
   check_closed(self)
   if type(q) ~= "table" or type(q.collections_workflow) ~= "string" then
     error("bad argument #1 to 'payload_stats' (table with collections_workflow expected)", 2)
   end
   local interval = q.interval or "hour"
-  local len = ({ hour = 13, day = 10 })[interval]
-  if not len then error("payload_stats: interval must be 'hour' or 'day'", 2) end
+  local step = ({ hour = 3600, day = 86400 })[interval]
+  if not step then error("payload_stats: interval must be 'hour' or 'day'", 2) end
   local span = q.span or (interval == "hour" and 48 * 3600 or 7 * 86400)
   if type(span) ~= "number" or span <= 0 or span > 31 * 86400 then
     error("payload_stats: span must be a number of seconds in (0, 31 days]", 2)
@@ -516,21 +519,19 @@ function Store:payload_stats(q)
     return nil, "state.payload_stats: this backend keeps no payloads", "invalid_input"
   end
   local now = self.clock()
-  local widest = span
   local marks = {}
-  for name, secs in pairs(q.windows or {}) do
-    marks[name] = M.iso8601(now - secs)
-    if secs > widest then widest = secs end
+  for name, secs in pairs(q.windows or {}) do marks[name] = M.iso8601(now - secs) end
+  local len = interval == "hour" and 13 or 10
+  local last = math.floor(now / step) * step
+  local buckets = {}
+  for b = last - (math.ceil(span / step) - 1) * step, last, step do
+    buckets[#buckets + 1] = { key = M.iso8601(b):sub(1, len), lo = M.iso8601(b),
+      hi = M.iso8601(b + step) }
   end
-  local lo = M.iso8601(now - widest)
-  local series_lo = M.iso8601(now - span)
   local r, msg, code = self.backend:stats({ collections_workflow = q.collections_workflow,
-    lo = lo, marks = marks, bucket_len = len, series_lo = series_lo })
+    hi = M.iso8601(now), marks = marks, buckets = buckets, states = M.STATES })
   if not r then return nil, msg, code end
-  for _, row in ipairs(r.series) do
-    row.state = CANON[row.state] or row.state
-  end
-  r.since, r.series_since, r.now = lo, series_lo, M.iso8601(now)
+  r.since, r.now = buckets[1].lo, M.iso8601(now)
   return r
 end
 

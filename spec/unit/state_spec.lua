@@ -392,7 +392,7 @@ local function suite(backend)
           assert.same({ "old" }, { runs[1].run_id, runs[2] and runs[2].run_id })
         end)
 
-      it("counts payloads by current state per window and as an hourly or daily series",
+      it("counts payloads by current state (entered) per window and as an hourly or daily series",
         function()
           local function at(t, fn, id, ...)
             now = t
@@ -408,10 +408,10 @@ local function suite(backend)
           now = BASE
           local r = assert(store:payload_stats({ collections_workflow = "c_w",
             windows = { hour = 3600, day = 86400, week = 7 * 86400 } }))
-          assert.same({ all = 2, hour = 1, day = 2, week = 2 }, r.totals.FAILED)
-          assert.same({ all = 2, hour = 0, day = 1, week = 2 }, r.totals.COMPLETED)
-          assert.same({ all = 1, hour = 1, day = 1, week = 1 }, r.totals.CLAIMED)
-          assert.is_nil(r.totals.PROCESSING)
+          assert.same({ hour = 1, day = 2, week = 2 }, r.totals.FAILED)
+          assert.same({ hour = 0, day = 1, week = 2 }, r.totals.COMPLETED)
+          assert.same({ hour = 1, day = 1, week = 1 }, r.totals.CLAIMED)
+          assert.same({ hour = 0, day = 0, week = 0 }, r.totals.PROCESSING)
           local hours = {}
           for _, row in ipairs(r.series) do
             hours[#hours + 1] = ("%s %s %d"):format(row.bucket, row.state, row.n)
