@@ -69,6 +69,7 @@ function M.run(wf, opts)
   wf:validate()
   local store = opts.store or store_mod.memory()
   local run_id = opts.run_id or default_run_id(wf, opts.params)
+  store_mod.note_run(store, run_id, wf.name)
   local function previous(node_id)
     local rec, msg, code = store:get_node(run_id, node_id)
     if rec then return rec end
