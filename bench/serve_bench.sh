@@ -3,12 +3,12 @@
 # runs) on SQLite and on DynamoDB (dynalite), and the page's time to first full render in
 # headless Chromium.
 # usage: [N=100000] [DDB_N=$N] [CALLS=50] [RENDERS=5] [DDB_ENDPOINT=http://127.0.0.1:19002|""]
-#        [PARTS="sqlite dynamodb render"] bench/serve_bench.sh
+#        [PARTS="sqlite dynamodb http render"] bench/serve_bench.sh
 # Seeding: SQLite through gf.state in transactions of 1,000 transitions; dynalite with
 # BatchWriteItem (25 items a request, 8 requests in flight) of records in the Cirrus format.
 # Latency is measured on the API functions (lib/serve/api.lua, what each HTTP request runs),
 # CALLS calls per endpoint, the payload statistics computed afresh on every call (cache off) and
-# again with the page's 5-second cache; the HTTP transport adds its own (small) cost on top.
+# again with the page's 5-second cache; then over HTTP through `gfhost serve` (SQLite).
 # Render: Chromium navigates to the page and waits for its body[data-ready] (health, runs,
 # payload counts, item table and chart all drawn from the API), RENDERS times, median.
 # DDB_ENDPOINT="" skips DynamoDB.
@@ -21,11 +21,11 @@ ddb_n=${DDB_N:-$n}
 calls=${CALLS:-50}
 renders=${RENDERS:-5}
 endpoint=${DDB_ENDPOINT-http://127.0.0.1:19002}
-parts=" ${PARTS:-sqlite dynamodb render} "
+parts=" ${PARTS:-sqlite dynamodb http render} "
 tmp=$(mktemp -d /tmp/gfservebench.XXXXXX)
-bridge_pid=""
+serve_pid=""
 cleanup() {
-  if [ -n "$bridge_pid" ]; then kill "$bridge_pid" 2>/dev/null || true; fi
+  if [ -n "$serve_pid" ]; then kill "$serve_pid" 2>/dev/null || true; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -169,7 +169,7 @@ EOF
 echo "# gfhost serve bench: N=$n payloads (DynamoDB: $ddb_n), 10,000 nodes, $calls calls per endpoint"
 echo "# backend	endpoint	p50 ms	p99 ms"
 cd "$root"
-if [[ $parts == *" sqlite "* || $parts == *" render "* ]]; then
+if [[ $parts == *" sqlite "* || $parts == *" http "* || $parts == *" render "* ]]; then
   BACKEND=sqlite N=$n CALLS=$calls DB="$tmp/state.db" "$gfhost" run "$tmp/bench.lua"
 fi
 if [[ $parts != *" dynamodb "* ]]; then
@@ -181,26 +181,51 @@ else
   echo "# DynamoDB skipped (DDB_ENDPOINT='$endpoint' does not answer)"
 fi
 
-# time to first full render in Chromium, over the SQLite state seeded above
-if [[ $parts != *" render "* ]]; then
-  :
-elif command -v chromium >/dev/null && /usr/bin/python3 -c 'import websocket' 2>/dev/null; then
-  port=19136
-  if printf 'assert(require("gf.server"))' >"$tmp/has.lua" && "$gfhost" run "$tmp/has.lua" >/dev/null 2>&1; then
-    transport="gfhost serve (gf.server)"
-    "$gfhost" serve --state "$tmp/state.db" --port $port >/dev/null 2>&1 &
-  else
-    transport="serve.app behind spec/support/serve_bridge.py (gf.server not built)"
-    /usr/bin/python3 "$root/spec/support/serve_bridge.py" $port "$gfhost" "$tmp/state.db" >/dev/null 2>&1 &
-  fi
-  bridge_pid=$!
+# over HTTP: `gfhost serve` on the SQLite state seeded above, then API latency through it
+# (gf.http from a second gfhost, one request at a time, keep-alive) and the page's first render
+port=19136
+if [[ $parts == *" http "* || $parts == *" render "* ]]; then
+  "$gfhost" serve --state "$tmp/state.db" --port $port >/dev/null 2>&1 &
+  serve_pid=$!
   for _ in $(seq 1 100); do
     curl -s -o /dev/null "http://127.0.0.1:$port/favicon.ico" && break
     sleep 0.1
   done
+fi
+
+if [[ $parts == *" http "* ]]; then
+  cat >"$tmp/http.lua" <<'EOF2'
+local http, time = require("gf.http"), require("gf.time")
+local base, calls = os.getenv("BASE"), tonumber(os.getenv("CALLS"))
+local function measure(label, path)
+  local t = {}
+  for i = 1, calls do
+    local c0 = time.monotonic()
+    local r = assert(http.get(base .. path:gsub("<i>", ("%03d"):format(i % 100 + 1))))
+    t[i] = (time.monotonic() - c0) * 1000
+    assert(r.status == 200, label .. ": " .. r.status)
+  end
+  table.sort(t)
+  local p = function(q) return t[math.max(1, math.ceil(q * #t))] end
+  print(("sqlite/http\t%s\t%.1f\t%.1f"):format(label, p(0.5), p(0.99)))
+end
+measure("GET /api/runs", "/api/runs")
+measure("GET /api/runs/<id>", "/api/runs/bench-run-<i>")
+measure("GET /api/payloads?collections_workflow= (5 s cache)", "/api/payloads?collections_workflow=sentinel-2-l2a_cog")
+measure("GET /api/payloads?...&state=FAILED&since=day", "/api/payloads?collections_workflow=sentinel-2-l2a_cog&state=FAILED&since=day")
+measure("GET /api/health", "/api/health")
+measure("GET / (the page)", "/")
+EOF2
+  BASE="http://127.0.0.1:$port" CALLS=$calls "$gfhost" run "$tmp/http.lua"
+fi
+
+# time to first full render in Chromium
+if [[ $parts != *" render "* ]]; then
+  :
+elif command -v chromium >/dev/null && /usr/bin/python3 -c 'import websocket' 2>/dev/null; then
   out=$(/usr/bin/python3 "$root/spec/support/serve_browser.py" render \
     "http://127.0.0.1:$port/#cw=sentinel-2-l2a_cog" --port 19137 --runs "$renders")
-  echo "# render ($transport, $n payloads): $out"
+  echo "# render (gfhost serve, $n payloads): $out"
   median=$(printf '%s' "$out" | /usr/bin/python3 -c 'import json,sys; print("%.0f" % (json.load(sys.stdin)["median"] * 1000))')
   echo "sqlite	page: time to first full render (median of $renders)	${median} ms"
 else

@@ -86,10 +86,6 @@ local function read_file(path)
   return s
 end
 
-local function url_decode(s)
-  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
-end
-
 function M.new(opts)
   assert(type(opts) == "table" and opts.store, "serve.app.new: store required")
   local www = opts.www or (require("gf.host").root() .. "/lib/serve/www")
@@ -144,7 +140,7 @@ function M.new(opts)
     end
     if path == "/api/runs" then return api:runs(q) end
     local id = path:match("^/api/runs/(.+)$")
-    if id then return api:run(url_decode(id), q) end
+    if id then return api:run(id, q) end -- req.path arrives %-decoded (libmicrohttpd)
     if path == "/api/payloads" then return api:payloads(q) end
     if path == "/api/health" then return api:health(q) end
     return 404, { error = "not found: " .. path }

@@ -71,7 +71,6 @@ describe("gfhost serve #integration (headless chromium)", function()
       assert.same({ "describe[CYUL]", "describe[CYYZ]" }, r.run_detail.nodes)
       assert.same({ "timeout after 30 s", seed.XSS }, r.run_detail.node_errors)
       assert.truthy(io.open(paths.root .. "/out/serve-screenshot.png", "rb"))
-      print(("  (page served by %s)"):format(srv.transport))
     end)
 
   it("refuses a non-loopback bind without a token, and actions without one", function()

@@ -2,13 +2,9 @@
 --
 --   local page = require("spec.support.serve_page")
 --   local srv = page.start({state = PATH, port = 19133, token = T|nil, allow_actions = bool})
---   srv.url, srv.transport ("gf.server" | "bridge"), srv:stop()
+--   srv.url, srv:stop()
 --   page.python() -> /usr/bin/python3 (Debian's, which has python3-websocket)
---   page.have_browser() -> true | nil, why
---
--- With gf.server in the build this runs `gfhost serve` itself. Without it, it runs the same
--- handler (serve.app: page files, API, token checks) behind spec/support/serve_bridge.py, so the
--- page can still be driven in Chromium; srv.transport says which one answered.
+--   page.have_browser() -> true | nil, why   (chromium, python3-websocket, gf.server built)
 local paths = require("spec.support.paths")
 local shquote = require("spec.support.run").shquote
 
@@ -24,6 +20,7 @@ function M.python()
 end
 
 function M.have_browser()
+  if not M.has_server() then return nil, "gf.server is not in this build (libmicrohttpd-dev)" end
   if not os.execute("command -v chromium >/dev/null 2>&1") then
     return nil, "no chromium (apt-get install chromium)"
   end
@@ -53,24 +50,18 @@ end
 function M.start(opts)
   local port = assert(opts.port, "port")
   local log = os.tmpname()
-  local cmd
-  local transport = M.has_server() and "gf.server" or "bridge"
-  if transport == "gf.server" then
-    cmd = ("%s serve --state %s --port %d"):format(shquote(paths.gfhost), shquote(opts.state), port)
-    if opts.token then cmd = cmd .. " --token " .. shquote(opts.token) end
-    if opts.allow_actions then cmd = cmd .. " --allow-actions" end
-  else
-    cmd = ("%s %s %d %s %s %s %s"):format(M.python(),
-      shquote(paths.root .. "/spec/support/serve_bridge.py"), port, shquote(paths.gfhost),
-      shquote(opts.state), shquote(opts.token or ""), opts.allow_actions and "allow-actions" or "")
-  end
+  local cmd = ("exec %s serve --state %s --port %d"):format(shquote(paths.gfhost),
+    shquote(opts.state), port)
+  if opts.allow_actions then cmd = cmd .. " --allow-actions" end
+  -- the token through the environment, not the command line (ps would show it)
+  if opts.token then cmd = "GFHOST_SERVE_TOKEN=" .. shquote(opts.token) .. " " .. cmd end
   local p = assert(io.popen(cmd .. " >" .. log .. " 2>&1 & echo $!"))
   local pid = tonumber(p:read("l"))
   p:close()
   local url = ("http://127.0.0.1:%d/"):format(port)
   for _ = 1, 300 do
     if M.status(url .. "favicon.ico") then
-      return setmetatable({ pid = pid, url = url, port = port, transport = transport, log = log }, Srv)
+      return setmetatable({ pid = pid, url = url, port = port, log = log }, Srv)
     end
     sleep(0.05)
   end
