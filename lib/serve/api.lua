@@ -1,6 +1,7 @@
 --- serve.api: the JSON API of `gfhost serve` as plain functions over a gf.state store.
 --
--- local api = require("serve.api").new(store, {allow_actions = false, clock = gf.time.now})
+-- local api = require("serve.api").new(store, {allow_actions = false, clock = gf.time.now,
+--   stats_ttl = 5, stats_background = true})
 -- Every function takes the request's query (or decoded body) table of strings and returns
 -- `status, body`: body a Lua table (JSON for the HTTP layer). Bad input is 400 with
 -- {error = "..."}; a storage failure 503 with the backend's message (no secrets in it: gf.state
@@ -37,7 +38,7 @@ function M.new(store, opts)
   opts = opts or {}
   return setmetatable({ store = store, allow_actions = opts.allow_actions == true,
     clock = opts.clock or require("gf.time").now, stats_ttl = opts.stats_ttl or 5,
-    stats_cache = {}, seq = 0 }, A)
+    stats_background = opts.stats_background ~= false, stats_cache = {}, seq = 0 }, A)
 end
 
 local function bad(msg) return 400, { error = msg } end
@@ -181,16 +182,36 @@ local function item_row(it)
     execution = execs[#execs], executions = #execs }
 end
 
-function A:_stats(cw, interval)
-  local key = cw .. "\0" .. interval
-  local now = self.clock()
-  local c = self.stats_cache[key]
-  if c and now - c.at < self.stats_ttl then return c.value end
+-- Payload statistics per (collections-workflow, interval), computed at most every stats_ttl
+-- seconds: a fresh value is served from the cache; an older one is served as it is while one
+-- background task computes the next (stale-while-revalidate), so only the first request for a
+-- key waits for the pass over the state. stats_background = false computes in the request.
+function A:_compute_stats(key, cw, interval)
   local r, msg, code = self.store:payload_stats({ collections_workflow = cw,
     windows = M.WINDOWS, interval = interval })
-  if not r then return nil, msg, code end
-  self.stats_cache[key] = { at = now, value = r }
-  return r
+  local c = self.stats_cache[key]
+  if r then
+    self.stats_cache[key] = { at = self.clock(), value = r }
+  elseif c then
+    c.refreshing = nil
+  end
+  return r, msg, code
+end
+
+function A:_stats(cw, interval)
+  local key = cw .. "\0" .. interval
+  local c = self.stats_cache[key]
+  if c and c.value then
+    if self.clock() - c.at < self.stats_ttl then return c.value end
+    if self.stats_background then
+      if not c.refreshing then
+        c.refreshing = true
+        require("gf.task").spawn(function() self:_compute_stats(key, cw, interval) end)
+      end
+      return c.value
+    end
+  end
+  return self:_compute_stats(key, cw, interval)
 end
 
 function A:payloads(q)
@@ -232,6 +253,7 @@ function A:payloads(q)
   return 200, { collections_workflow = cw, state = st and state_mod.normalize_state(st) or nil,
     since = since, items = arr(rows), next = nxt, counts = counts,
     states = arr({ table.unpack(state_mod.STATES) }),
+    stats_as_of = stats.now,
     series = { interval = interval, since = stats.since, now = stats.now,
       points = arr(stats.series) } }
 end

@@ -627,13 +627,21 @@ function B:stats(q)
   end
   if q.buckets[1] and q.buckets[1].lo < lo then lo = q.buckets[1].lo end
   local totals, per = {}, {}
+  local ranges = {}
   for _, st in ipairs(q.states) do
     local t = {}
     for name in pairs(q.marks) do t[name] = 0 end
     totals[st] = t
-    local prefixes = { st }
-    if st == "COMPLETED" and self.match_succeeded then prefixes[2] = "SUCCEEDED" end
-    for _, pre in ipairs(prefixes) do
+    ranges[#ranges + 1] = { st, st }
+    if st == "COMPLETED" and self.match_succeeded then ranges[#ranges + 1] = { st, "SUCCEEDED" } end
+  end
+  local bucket_of, keylen = {}, q.buckets[1] and #q.buckets[1].key
+  for _, bk in ipairs(q.buckets) do bucket_of[bk.key] = bk.key end
+  -- one paged Query per state range, several in flight
+  local function pass(range)
+    local st, pre = range[1], range[2]
+    local t = totals[st]
+    do
       local req = { TableName = self.table, IndexName = "state_updated",
         KeyConditionExpression = "#cw = :cw AND #su BETWEEN :lo AND :hi",
         ExpressionAttributeValues = { [":cw"] = S(q.collections_workflow),
@@ -641,23 +649,37 @@ function B:stats(q)
         ProjectionExpression = "#su" }
       repeat
         local r, msg, code = self:_call("Query", req)
-        if not r then return nil, msg, code end
+        if not r then return { msg = msg, code = code } end
         for _, it in ipairs(r.Items or {}) do
           local stamp = (str(it.state_updated) or ""):match("^[^_]*_(.*)$") or ""
           for name, iso in pairs(q.marks) do
             if stamp >= iso then t[name] = t[name] + 1 end
           end
-          for _, bk in ipairs(q.buckets) do
-            if stamp >= bk.lo and stamp < bk.hi then
-              local k = bk.key .. "\0" .. st
-              per[k] = (per[k] or 0) + 1
-              break
-            end
+          -- buckets are whole hours / days: the stamp's prefix names its bucket
+          local bk = keylen and bucket_of[stamp:sub(1, keylen)]
+          if bk then
+            local k = bk .. "\0" .. st
+            per[k] = (per[k] or 0) + 1
           end
         end
         req.ExclusiveStartKey = r.LastEvaluatedKey
       until not req.ExclusiveStartKey
     end
+    return true
+  end
+  local ok_task, task = pcall(require, "gf.task")
+  local results
+  if ok_task and task.map then
+    local errs
+    results, errs = task.map(ranges, pass, { concurrency = 4 })
+    if errs[1] then error(errs[1].error, 0) end
+  else
+    results = {}
+    for i, range in ipairs(ranges) do results[i] = pass(range) end
+  end
+  for i in ipairs(ranges) do
+    local r = results[i]
+    if r ~= true then return nil, r and r.msg, r and r.code end
   end
   local series = {}
   for _, bk in ipairs(q.buckets) do

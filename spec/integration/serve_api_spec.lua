@@ -79,6 +79,27 @@ local function suite(label, open_fn, dispose)
       assert.equal("hour", r.series.interval)
     end)
 
+    it("serves counts from a 5-second cache, then stale while one task computes the next", function()
+      local t = base
+      local a = require("serve.api").new(store, { clock = function() return t end })
+      local function failed_hour()
+        return select(2, a:payloads({ collections_workflow = seed.CW })).counts.FAILED.hour
+      end
+      assert.equal(2, failed_hour())
+      assert.is_true(store:set_failed(seed.pid(seed.CW, "S2B_done_4"), "late failure"))
+      assert.equal(2, failed_hour()) -- within 5 s: the cached value
+      t = base + 6
+      assert.equal(2, failed_hour()) -- stale, served at once; the refresh runs in a task
+      for _ = 1, 200 do
+        if not a.stats_cache[seed.CW .. "\0hour"].refreshing then break end
+        require("gf.task").sleep(0.01)
+      end
+      assert.equal(3, failed_hour())
+      local sync = require("serve.api").new(store, { clock = function() return t end,
+        stats_ttl = 0, stats_background = false })
+      assert.equal(3, select(2, sync:payloads({ collections_workflow = seed.CW })).counts.FAILED.hour)
+    end)
+
     it("filters the table by state and since, and pages it", function()
       local _, r = api:payloads({ collections_workflow = seed.CW, state = "FAILED" })
       assert.equal(3, #r.items)
