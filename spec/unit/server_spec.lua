@@ -5,8 +5,10 @@ local http = require("gf.http")
 local task = require("gf.task")
 local json = require("gf.json")
 local fs = require("gf.fs")
+local paths = require("spec.support.paths")
 local files = require("spec.support.files")
 local rawhttp = require("spec.support.rawhttp")
+local log = require("gf.log")
 
 local PORT = 19140
 local raw
@@ -17,6 +19,16 @@ local function req(port, path, opts)
   local o = { url = url(port, path), retry = false, timeout = 30 }
   for k, v in pairs(opts or {}) do o[k] = v end
   return assert(http.request(o))
+end
+
+-- Run fn with gf.log at debug level into a list of lines.
+local function logged(fn)
+  local lines = {}
+  log.configure({ level = "debug", sink = function(line) lines[#lines + 1] = line end })
+  local ok, err = pcall(fn)
+  log.configure({ level = false, sink = false })
+  assert(ok, err)
+  return table.concat(lines, "\n")
 end
 
 -- A status line and what follows, from a raw response.
@@ -116,8 +128,20 @@ describe("gf.server #unit", function()
       assert.equal("", res.body)
     end)
 
+    it("logs every request at debug level", function()
+      local text = logged(function() req(PORT, "/api/runs/9") end)
+      assert.matches("gf.server request", text, 1, true)
+      assert.matches("path=/api/runs/9", text, 1, true)
+      assert.matches("status=200", text, 1, true)
+      assert.matches("remote=127.0.0.1", text, 1, true)
+    end)
+
     it("turns a handler error into 500 without leaking the message or traceback", function()
-      local res = req(PORT, "/boom")
+      local res
+      local text = logged(function() res = req(PORT, "/boom") end)
+      assert.matches("handler failed", text, 1, true)
+      assert.matches("hunter2", text, 1, true) -- the operator sees it in the log
+      assert.matches("stack traceback", text, 1, true)
       assert.equal(500, res.status)
       assert.same({ error = "internal server error" }, json.decode(res.body))
       assert.is_nil(res.body:find("hunter2", 1, true))
@@ -364,6 +388,51 @@ describe("gf.server #unit", function()
   end)
 
   describe("close", function()
+    it("on SIGTERM answers the request in flight with 503 and exits 130", function()
+      local dir = assert(fs.tempdir("gfserver-"))
+      finally(function() fs.remove_tree(dir) end)
+      files.write(dir .. "/serve.lua", ([[
+        local server = require("gf.server")
+        local task = require("gf.task")
+        local srv = assert(server.listen({ port = %d }, function(q)
+          if q.path == "/slow" then
+            io.open(%q, "w"):close()
+            task.sleep(30)
+          end
+          return 200, "up"
+        end))
+      ]]):format(PORT + 1, dir .. "/entered"))
+      local cmd = ("(%q run %q >%q 2>&1; echo $? >%q) & echo $!"):format(paths.gfhost,
+        dir .. "/serve.lua", dir .. "/log", dir .. "/rc")
+      local p = assert(io.popen(cmd, "r"))
+      local pid = assert(tonumber(p:read("l")))
+      p:close()
+      local up
+      for _ = 1, 500 do
+        up = http.request({ url = url(PORT + 1, "/"), retry = false })
+        if up then break end
+        task.sleep(0.02)
+      end
+      assert.equal("up", up and up.body)
+      local t = task.spawn(function() return req(PORT + 1, "/slow") end)
+      while not files.read(dir .. "/entered") do task.sleep(0.01) end
+      -- the subshell's child is gfhost: signal it by its own PID
+      local pp = assert(io.popen("pgrep -P " .. pid, "r"))
+      local child = assert(tonumber(pp:read("l")))
+      pp:close()
+      os.execute("kill -TERM " .. child)
+      local _, res = task.wait(t)
+      assert.equal(503, res.status)
+      assert.same({ error = "server stopping" }, json.decode(res.body))
+      local rc
+      for _ = 1, 500 do
+        rc = files.read(dir .. "/rc")
+        if rc then break end
+        task.sleep(0.02)
+      end
+      assert.equal("130", rc and rc:match("%d+"), files.read(dir .. "/log"))
+    end)
+
     it("lets an in-flight request finish, then refuses connections", function()
       local port = PORT + 7
       local entered = false
