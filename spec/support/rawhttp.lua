@@ -21,8 +21,8 @@ Raw.__index = Raw
 function M.start(port)
   local dir = assert(require("gf.fs").tempdir("gfrawhttp-"))
   local ready = dir .. "/ready"
-  local cmd = ("python3 '%s/spec/support/rawhttp.py' --port %d --ready '%s' >'%s/log' 2>&1 & echo $!")
-    :format(paths.root, port or 0, ready, dir)
+  local cmd = ("python3 '%s/spec/support/rawhttp.py' --port %d --ready '%s' --parent %d >'%s/log' 2>&1 & echo $!")
+    :format(paths.root, port or 0, ready, require("gf.host").pid(), dir)
   local p = assert(io.popen(cmd, "r"))
   local pid = tonumber(p:read("l"))
   p:close()

@@ -17,6 +17,7 @@ import json
 import os
 import socket
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -107,11 +108,24 @@ class Handler(testserver.Handler):
         self.wfile.write(body)
 
 
+def watch_parent(pid):
+    """A spec process that died (an abort) leaves no server behind on its port."""
+    while True:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            os._exit(0)
+        time.sleep(0.5)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--ready", help="file that receives the port once listening")
+    ap.add_argument("--parent", type=int, help="exit when this process is gone")
     a = ap.parse_args()
+    if a.parent:
+        threading.Thread(target=watch_parent, args=(a.parent,), daemon=True).start()
     return testserver.serve(testserver.Server(("127.0.0.1", a.port), Handler), a.ready)
 
 
