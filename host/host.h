@@ -18,9 +18,12 @@ typedef struct gf_task {
   lua_State *co;
   int ref; /* registry reference anchoring the coroutine */
   int state;
-  int nargs;       /* values waiting on co's stack for the next resume */
-  int cancelled;   /* cancel asked (signal or gf.task.cancel) */
-  int cancel_seen; /* ... and raised once at a wait: later waits (clean-up) run */
+  int nargs;     /* values waiting on co's stack for the next resume */
+  int cancelled; /* cancel asked (signal or gf.task.cancel) */
+  int cancel_seen;
+  int shield;
+      /* inside gf.task.shield: a cancel waits until it ends */ /* ... and raised once at a wait:
+                                                                   later waits (clean-up) run */
   int is_main;
   gf_op *op;                   /* what a PARKED task waits for */
   struct gf_task *prev, *next; /* every live task */

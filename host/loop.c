@@ -228,8 +228,9 @@ static void run_watchers(gf_loop *loop)
     loop->ready[i].w = NULL;
     if (w->oneshot) gf_watch_stop(loop, w);
     int64_t t0 = gf_now_ms();
+    const char *name = w->name ? w->name : "a watcher callback"; /* cb may free w */
     w->cb(loop, w, io_events(loop->ready[i].events));
-    gf_loop_check_stall(loop, t0, w->name ? w->name : "a watcher callback");
+    gf_loop_check_stall(loop, t0, name);
   }
   loop->nready = 0;
 }

@@ -166,6 +166,25 @@ static int t_cancelled(lua_State *L)
   return 1;
 }
 
+/* shield(fn, ...) -> fn's results: a cancel that comes meanwhile is raised at the first wait after
+ */
+static int shield_done(lua_State *L, int status, lua_KContext ctx)
+{
+  (void)ctx;
+  gf_task *t = gf_task_of(L);
+  if (t && t->shield > 0) t->shield--;
+  if (status != LUA_OK && status != LUA_YIELD) return lua_error(L);
+  return lua_gettop(L);
+}
+
+static int t_shield(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  gf_task *t = gf_task_of(L);
+  if (t) t->shield++;
+  return shield_done(L, lua_pcallk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, 0, shield_done), 0);
+}
+
 /* wait_fd(fd, "r" | "w" | "rw" [, timeout]) -> events (1 read, 2 write, 4 error) | nil, msg,
  * "timeout" */
 static int t_wait_fd(lua_State *L)
@@ -205,6 +224,7 @@ int luaopen_gf_task_core(lua_State *L)
                                    {"cancel", t_cancel},
                                    {"cancelled", t_cancelled},
                                    {"wait_fd", t_wait_fd},
+                                   {"shield", t_shield},
                                    {NULL, NULL}};
   luaL_newlib(L, funcs);
   return 1;

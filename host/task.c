@@ -56,6 +56,23 @@ static void on_ready(void *ctx, gf_task *t)
   gf_task_ready(ctx, t);
 }
 
+/* For GFHOST_STALL_MS reports: where the task's function is defined. gf.task.spawn runs the
+** user's function through its own runner, so the first Lua function among the values on co's
+** stack that is not in gf.task's facade names the task. */
+static void name_task(gf_task *t, lua_State *co, int nargs)
+{
+  lua_Debug ar;
+  for (int i = 1; i <= nargs + 1; i++) {
+    if (lua_type(co, i) != LUA_TFUNCTION || lua_iscfunction(co, i)) continue;
+    lua_pushvalue(co, i);
+    if (!lua_getinfo(co, ">S", &ar)) continue;
+    size_t n = strlen(ar.short_src);
+    if (n >= 13 && strcmp(ar.short_src + n - 13, "task/task.lua") == 0) continue;
+    snprintf(t->where, sizeof t->where, "task %s:%d", ar.short_src, ar.linedefined);
+    return;
+  }
+}
+
 gf_task *gf_task_spawn(gf_host *h, lua_State *L, int nargs)
 {
   luaL_checkstack(L, 2, NULL);
@@ -68,12 +85,7 @@ gf_task *gf_task_spawn(gf_host *h, lua_State *L, int nargs)
   lua_xmove(L, co, nargs + 1);             /* co: [fn args...] */
   t->nargs = nargs;
   t->state = GF_TASK_SUSPENDED;
-  if (h->loop.stall_ms > 0) {
-    lua_Debug ar;
-    lua_pushvalue(co, 1);
-    if (lua_getinfo(co, ">S", &ar))
-      snprintf(t->where, sizeof t->where, "task %s:%d", ar.short_src, ar.linedefined);
-  }
+  if (h->loop.stall_ms > 0) name_task(t, co, nargs);
   link_task(h, t);
   gf_task_ready(h, t);
   return t;
@@ -134,6 +146,7 @@ void gf_task_cancel(gf_host *h, gf_task *t)
 {
   if (t->cancelled || t->state == GF_TASK_DONE) return;
   t->cancelled = 1;
+  if (t->shield > 0) return; /* raised at its first wait after the shielded call */
   if (t->state == GF_TASK_PARKED && t->op) {
     gf_op *op = t->op;
     if (op->done) { /* finished but not yet resumed: the continuation releases it */
@@ -162,6 +175,14 @@ static void report_deadlock(gf_host *h)
   fprintf(stderr, "gfhost: %d task(s) wait for something that can never happen (deadlock)\n",
           h->ntasks);
   gf_host_cancel_all(h);
+}
+
+static void report_grace_over(gf_host *h)
+{
+  static int reported;
+  if (reported++) return;
+  fprintf(stderr, "gfhost: interrupted: %d task(s) still running after the grace period of %g s\n",
+          h->ntasks, h->grace_ms / 1000.0);
 }
 
 /* After the first signal: cancel every task once, then give clean-up until the grace ends. */
@@ -208,12 +229,14 @@ void gf_check_wait(lua_State *L)
 {
   gf_host *h = gf_host_get(L);
   gf_task *t = gf_task_of(L);
-  if (t && t->cancelled && !t->cancel_seen) {
+  if (t && t->cancelled && !t->cancel_seen && !t->shield) {
     t->cancel_seen = 1;
     luaL_error(L, "interrupted");
   }
-  if (h->interrupted && gf_now_ms() >= h->grace_end_ms && h->cancelling)
+  if (h->interrupted && gf_now_ms() >= h->grace_end_ms && h->cancelling) {
+    report_grace_over(h);
     luaL_error(L, "interrupted");
+  }
 }
 
 static int op_continue(lua_State *L, int status, lua_KContext ctx)
@@ -223,7 +246,7 @@ static int op_continue(lua_State *L, int status, lua_KContext ctx)
   gf_task *t = gf_task_of(L);
   gf_op *op = t->op;
   t->op = NULL;
-  if (t->cancelled && !t->cancel_seen) {
+  if (t->cancelled && !t->cancel_seen && !t->shield) {
     t->cancel_seen = 1;
     if (op) op->release(op);
     return luaL_error(L, "interrupted");
@@ -238,7 +261,7 @@ static void check_or_cancel(lua_State *L, gf_op *op)
 {
   gf_host *h = gf_host_get(L);
   gf_task *t = gf_task_of(L);
-  int refuse = (t && t->cancelled && !t->cancel_seen) ||
+  int refuse = (t && t->cancelled && !t->cancel_seen && !t->shield) ||
                (h->interrupted && h->cancelling && gf_now_ms() >= h->grace_end_ms);
   if (!refuse) return;
   if (op->cancel)

@@ -5,7 +5,8 @@
 --   (keep-alive pool), so gf.task.map(urls, http.get, {concurrency = 64}) keeps 64 in flight.
 --   opts:
 --     url (required), method ("GET"), headers = {name = value}, query = {k = v} | "k=v"
---     body = string (any bytes) | body_file = path
+--     body = string (any bytes) | body_file = path [, body_offset = n] [, body_length = n]
+--                            (a file body streams from the file: a part of it with offset/length)
 --     output_file = path     a 2xx body goes to path..".part", then is fsynced and renamed to
 --                            path once its size is checked (response.path is set) — on the
 --                            worker pool, concurrent downloads committed together; other

@@ -37,16 +37,6 @@ end
 
 -- {====== multipart upload ======
 
-local function read_part(path, offset, len)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  f:seek("set", offset)
-  local data = f:read(len)
-  f:close()
-  if not data or #data ~= len then return nil, "short read (file changed?)" end
-  return data
-end
-
 local function abort(c, bucket, key, upload_id)
   c:send("s3.abort_multipart", bucket, key, { method = "DELETE",
     url = c:object_url(bucket, key, { uploadId = upload_id }) })
@@ -69,13 +59,11 @@ function M.multipart_upload(c, bucket, key, opts, size)
   local etags, failure = {}, nil
   task.map(parts, function(n)
     if failure then return end
+    -- each part streams from the file (nothing read or hashed on the loop in one piece)
     local offset = (n - 1) * part_size
-    local data, err = read_part(opts.file, offset, math.min(part_size, size - offset))
-    if not data then
-      failure = failure or { ("s3.put %s: part %d: %s"):format(url, n, err), "io" }
-      return
-    end
-    local r, m, cd = c:send("s3.put", bucket, key, { method = "PUT", body = data,
+    local r, m, cd = c:send("s3.put", bucket, key, { method = "PUT", body_file = opts.file,
+      body_offset = offset, body_length = math.min(part_size, size - offset),
+      payload_hash = "UNSIGNED-PAYLOAD",
       headers = { ["content-type"] = "application/octet-stream" },
       url = c:object_url(bucket, key, { partNumber = n, uploadId = upload_id }) })
     if not r then

@@ -46,6 +46,7 @@ struct gf_srv_req {
   uint64_t id;
   int state;
   int rejected; /* a response was queued before the body was read (413, 503) */
+  int too_big;  /* the body passed max_body: the rest is read and dropped, then 413 */
   int list;     /* L_*: which list holds it */
   const char *method, *path, *version; /* MHD's, valid for the request */
   char remote[64];
@@ -69,6 +70,7 @@ struct gf_srv {
   int efd; /* eventfd: readable while requests are queued or once closing */
   rlist queue, dispatched;
   int nreqs;
+  int closed_some; /* a connection closed during this run */
   sconn *conns;
   char lasterr[256];
 };
@@ -154,7 +156,13 @@ static void reschedule(gf_srv *s)
 static void run(gf_srv *s)
 {
   if (!s->d) return;
-  MHD_run(s->d);
+  /* A run that closed connections may have brought MHD back under its connection limit; it
+  ** puts its listening socket back into its epoll set only at the start of a run. */
+  for (int i = 0; i < 4; i++) {
+    s->closed_some = 0;
+    MHD_run(s->d);
+    if (!s->closed_some || !s->d) break;
+  }
   reschedule(s);
 }
 
@@ -255,7 +263,16 @@ static MHD_Result_t first_call(gf_srv *s, struct MHD_Connection *conn, const cha
 static MHD_Result_t append_body(gf_srv_req *r, const char *data, size_t n)
 {
   gf_srv *s = r->s;
-  if (n > s->max_body - r->len) return reply_now(r, 413, "{\"error\":\"request body too large\"}");
+  if (r->too_big) return MHD_YES;
+  if (n > s->max_body - r->len) {
+    /* MHD 0.9.75 cannot queue a reply in the middle of an upload: drop the rest (the request
+    ** deadline bounds how long that may take) and answer 413 after it */
+    r->too_big = 1;
+    free(r->body);
+    r->body = NULL;
+    r->len = r->cap = 0;
+    return MHD_YES;
+  }
   if (r->len + n > r->cap) {
     size_t cap = r->cap ? r->cap : 4096;
     while (cap < r->len + n) cap *= 2;
@@ -284,6 +301,7 @@ static MHD_Result_t on_request(void *cls, struct MHD_Connection *conn, const cha
     return append_body(r, upload_data, n);
   }
   if (r->rejected) return MHD_YES;
+  if (r->too_big) return reply_now(r, 413, "{\"error\":\"request body too large\"}");
   if (r->state == R_ANSWERED && r->resp) {
     MHD_Result_t rc = MHD_queue_response(conn, (unsigned)r->status, r->resp);
     MHD_destroy_response(r->resp);
@@ -334,7 +352,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (s->conns) s->conns->prev = c;
     s->conns = c;
     *socket_context = c;
-  } else if (*socket_context) {
+  } else if ((s->closed_some = 1) && *socket_context) {
     sconn *c = *socket_context;
     if (c->prev)
       c->prev->next = c->next;

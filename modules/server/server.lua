@@ -271,8 +271,12 @@ local function serve_one(srv, id, req)
   local status = r[2]
   if not r[1] then
     local cancelled = task.cancelled()
-    log.error("gf.server: handler failed", { method = req.method, path = req.path,
-      error = tostring(r[2]) })
+    if cancelled then
+      log.warn("gf.server: handler interrupted", { method = req.method, path = req.path })
+    else
+      log.error("gf.server: handler failed", { method = req.method, path = req.path,
+        error = tostring(r[2]) })
+    end
     status = cancelled and 503 or 500
     r = { true, status, { error = cancelled and "server stopping" or "internal server error" } }
   end

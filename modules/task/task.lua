@@ -16,6 +16,10 @@
 -- cancelled() -> boolean       this task was cancelled (or SIGINT/SIGTERM arrived): loops that
 --                               catch errors per item should stop taking new items
 --
+-- shield(fn, ...) -> ...        run fn(...) to its end even if the task is cancelled meanwhile
+--                               (an SQS receive whose messages must not be lost); the cancel is
+--                               raised at the first wait after it
+--
 -- Cancellation (gf.task.cancel, a timeout, SIGINT/SIGTERM) raises "interrupted" once, at the
 -- wait the task is parked in or its next one. Clean-up code after that (<close> handlers, code
 -- after a pcall) may still wait: after a signal until GFHOST_GRACE seconds (default 10) have
@@ -33,6 +37,7 @@ M.sleep = core.sleep
 M.yield = core.yield
 M.interrupted = core.interrupted
 M.cancelled = core.cancelled
+M.shield = core.shield
 M.workers = core.workers
 
 local records = setmetatable({}, { __mode = "k" }) -- thread -> record
