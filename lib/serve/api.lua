@@ -14,7 +14,7 @@
 --   api:action(name, body, who)   POST /api/actions/<name> (rerun-node, rerun-payload)
 --
 -- Sizes are bounded: pages of at most 200 entries (default 50), error texts cut at 2,000
--- characters, series at 31 days. Records written by others are passed through as data; the
+-- characters, series at 31 days. Passwords in URLs inside texts are masked. Records written by others are passed through as data; the
 -- page escapes every value when it shows it.
 local state_mod = require("gf.state")
 local json = require("gf.json")
@@ -49,10 +49,15 @@ local function failed(msg, code)
   return 503, { error = tostring(msg), code = code }
 end
 
+-- Text from records for the page: a password in a URL (scheme://user:password@host) is masked,
+-- long texts are cut at MAX_TEXT characters.
 local function cut(s)
-  if type(s) ~= "string" or #s <= M.MAX_TEXT then return s end
+  if type(s) ~= "string" then return s end
+  s = s:gsub("(%a[%w+.-]*://[^/%s:@]*):[^/%s@]*@", "%1:***@")
+  if #s <= M.MAX_TEXT then return s end
   return s:sub(1, M.MAX_TEXT) .. "…"
 end
+M.clean_text = cut
 
 local function limit_of(q)
   if q.limit == nil or q.limit == "" then return M.DEFAULT_LIMIT end

@@ -134,7 +134,16 @@ local function suite(label, open_fn, dispose)
       assert.same({ { day = "2026-12-08", missing = 0 }, { day = "2026-12-07", missing = 3 } },
         l.missing_per_day)
       assert.is_false(h.actions_enabled)
-      -- stale once the listener stops reporting
+      -- a password in a URL never reaches the page
+      assert(store:put_meta("health/listener/leaky", { connected = false,
+        broker = "amqps://user:hunter2@broker.example:5671/vhost",
+        last_error = "connect amqp://u:p%40ss@10.0.0.1/ refused" }))
+      local _, h2 = api:health({})
+      local leaky = h2.listeners[1].name == "listener/leaky" and h2.listeners[1] or h2.listeners[2]
+      assert.equal("amqps://user:***@broker.example:5671/vhost", leaky.broker)
+      assert.equal("connect amqp://u:***@10.0.0.1/ refused", leaky.last_error)
+      assert.not_matches("hunter2", json.encode(h2), 1, true)
+            -- stale once the listener stops reporting
       local later = require("serve.api").new(store, { clock = function() return base + 600 end })
       assert.is_true(select(2, later:health()).listeners[1].stale)
     end)

@@ -1,6 +1,7 @@
 -- `gfhost serve` in headless Chromium (Debian `chromium`, driven over the DevTools protocol by
 -- spec/support/serve_browser.py): the page shows the seeded runs, payload counts and listener,
--- the filters change the item table, a <script> and an onerror <img> in a last error stay text,
+-- the filters change the item table, a record written meanwhile appears without a reload, a
+-- <script> and an onerror <img> in a last error stay text,
 -- a non-loopback bind without a token is refused, a wrong token gets 401. The run saves a
 -- screenshot in out/serve-screenshot.png.
 local paths = require("spec.support.paths")
@@ -36,8 +37,15 @@ describe("gfhost serve #integration (headless chromium)", function()
   it("shows the seeded runs, counts and listener; the filters change the table; injected markup stays text",
     function()
       local srv = page.start({ state = db, port = 19133 })
+      -- written while the page is open: it must appear without a reload
+      local live = seed.pid(seed.CW, "S2B_live_failure")
+      local mutate = require("spec.support.files").write(dir .. "/mutate.lua", ([[
+        local s = assert(require("gf.state").open({ path = %q }))
+        assert(s:set_failed(%q, "written while the page was open"))
+        s:close()]]):format(db, live))
       local okr, r = pcall(page.browser, { "check", srv.url .. "#cw=" .. seed.CW, "--port", "19131",
-        "--screenshot", paths.root .. "/out/serve-screenshot.png" })
+        "--screenshot", paths.root .. "/out/serve-screenshot.png",
+        "--mutate", run.shquote(paths.gfhost) .. " run " .. run.shquote(mutate), "--expect", live })
       srv:stop()
       assert(okr, r)
       local l = r.loaded
@@ -71,6 +79,7 @@ describe("gfhost serve #integration (headless chromium)", function()
       assert.same({ "describe[CYUL]", "describe[CYYZ]" }, r.run_detail.nodes)
       assert.same({ "timeout after 30 s", seed.XSS }, r.run_detail.node_errors)
       assert.truthy(io.open(paths.root .. "/out/serve-screenshot.png", "rb"))
+      assert.same({ appeared = true, marker = "same page" }, r.live)
     end)
 
   it("refuses a non-loopback bind without a token, and actions without one", function()

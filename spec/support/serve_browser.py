@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Drive headless Chromium over its DevTools protocol for the `gfhost serve` specs and bench.
 
-  serve_browser.py check URL --port P [--screenshot FILE]   the page scenario; prints JSON
+  serve_browser.py check URL --port P [--screenshot FILE] [--mutate CMD --expect ID]
+                                                           the page scenario; prints JSON
   serve_browser.py render URL --port P [--runs N]            time to first full render; JSON
 
 Chromium (Debian `chromium`) runs headless with --remote-debugging-port=P on 127.0.0.1 and a
@@ -137,7 +138,7 @@ def settle(b, after):
     return b.eval(READ)
 
 
-def check(url, port, screenshot):
+def check(url, port, screenshot, mutate=None, expect=None):
     b = Browser(port)
     out = {}
     try:
@@ -164,6 +165,13 @@ def check(url, port, screenshot):
         b.eval("(() => { document.querySelector('.since button[data-since=\"\"]').click(); })()")
         settle(b, out["run_detail"]["renders"])
         out["location"] = b.eval("location.href")
+        if mutate:
+            # live refresh: a record written now appears without a reload (the marker survives)
+            b.eval("window.__marker = 'same page'")
+            subprocess.run(mutate, shell=True, check=True)
+            sel = json.dumps(f'#items tbody tr[data-id="{expect}"]')
+            b.wait(f"document.querySelector({sel}) !== null", timeout=30)
+            out["live"] = {"appeared": True, "marker": b.eval("window.__marker || null")}
         out["console"] = [e["params"].get("entry", {}).get("text") for e in b.events
                           if e.get("method") == "Log.entryAdded"]
         if screenshot:
@@ -201,13 +209,14 @@ def main(argv):
     if len(argv) < 3 or argv[1] not in ("check", "render"):
         sys.exit(__doc__)
     mode, url = argv[1], argv[2]
-    opts = {"--port": "19131", "--screenshot": None, "--runs": "5"}
+    opts = {"--port": "19131", "--screenshot": None, "--runs": "5", "--mutate": None,
+            "--expect": None}
     i = 3
     while i < len(argv):
         opts[argv[i]] = argv[i + 1]
         i += 2
     if mode == "check":
-        check(url, int(opts["--port"]), opts["--screenshot"])
+        check(url, int(opts["--port"]), opts["--screenshot"], opts["--mutate"], opts["--expect"])
     else:
         render(url, int(opts["--port"]), int(opts["--runs"]))
 
