@@ -226,6 +226,40 @@ local function suite(label, open_fn, dispose)
   end)
 end
 
+describe("gfhost serve command #integration", function()
+  local run = require("spec.support.run")
+  local db = os.tmpname()
+
+  it("refuses a non-loopback bind without a token, actions without one, a short token", function()
+    for _, bind in ipairs({ "0.0.0.0", "::", "192.168.1.10" }) do
+      local r = run.gfhost({ "serve", "--state", db, "--bind", bind, "--port", "19134" })
+      assert.equal(2, r.code)
+      assert.matches("refusing to bind " .. bind .. " without --token", r.stderr, 1, true)
+    end
+    local r = run.gfhost({ "serve", "--state", db, "--allow-actions", "--port", "19134" })
+    assert.equal(2, r.code)
+    assert.matches("--allow-actions needs --token", r.stderr, 1, true)
+    r = run.gfhost({ "serve", "--state", db, "--bind", "0.0.0.0", "--token", "short" })
+    assert.equal(2, r.code)
+    assert.matches("at least 16 characters", r.stderr, 1, true)
+    assert.not_matches("short", r.stderr, 1, true) -- a secret is never echoed
+    r = run.gfhost({ "serve" })
+    assert.equal(2, r.code)
+    assert.matches("state", r.stderr, 1, true)
+    os.remove(db)
+  end)
+
+  it("takes loopback addresses without a token", function()
+    local cli = require("serve.cli")
+    for _, a in ipairs({ "127.0.0.1", "127.1.2.3", "::1", "localhost" }) do
+      assert.is_true(cli.is_loopback(a), a)
+    end
+    for _, a in ipairs({ "0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "127.0.0.1.example" }) do
+      assert.is_false(cli.is_loopback(a), a)
+    end
+  end)
+end)
+
 suite("sqlite", function(ctx, clock)
   ctx.dir = paths.tmpdir()
   return state.open({ path = ctx.dir .. "/state.db", clock = clock })

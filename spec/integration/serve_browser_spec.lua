@@ -1,9 +1,9 @@
 -- `gfhost serve` in headless Chromium (Debian `chromium`, driven over the DevTools protocol by
 -- spec/support/serve_browser.py): the page shows the seeded runs, payload counts and listener,
 -- the filters change the item table, a record written meanwhile appears without a reload, a
--- <script> and an onerror <img> in a last error stay text,
--- a non-loopback bind without a token is refused, a wrong token gets 401. The run saves a
--- screenshot in out/serve-screenshot.png.
+-- <script> and an onerror <img> in a last error stay text, a wrong token gets 401, the page's
+-- rerun button works with --allow-actions and is recorded. (The refused non-loopback bind is
+-- in serve_api_spec.lua: it needs no browser.) The run saves out/serve-screenshot.png.
 local paths = require("spec.support.paths")
 local page = require("spec.support.serve_page")
 local run = require("spec.support.run")
@@ -82,20 +82,9 @@ describe("gfhost serve #integration (headless chromium)", function()
       assert.same({ appeared = true, marker = "same page" }, r.live)
     end)
 
-  it("refuses a non-loopback bind without a token, and actions without one", function()
-    local r = run.gfhost({ "serve", "--state", db, "--bind", "0.0.0.0", "--port", "19134" })
-    assert.equal(2, r.code)
-    assert.matches("refusing to bind 0.0.0.0 without --token", r.stderr, 1, true)
-    r = run.gfhost({ "serve", "--state", db, "--allow-actions", "--port", "19134" })
-    assert.equal(2, r.code)
-    assert.matches("--allow-actions needs --token", r.stderr, 1, true)
-    r = run.gfhost({ "serve", "--state", db, "--bind", "0.0.0.0", "--token", "short" })
-    assert.equal(2, r.code)
-    assert.matches("at least 16 characters", r.stderr, 1, true)
-  end)
-
-  it("answers 401 to a wrong token, in the browser too; the right one opens the page", function()
-    local srv = page.start({ state = db, port = 19134, token = TOKEN })
+  it("answers 401 to a wrong token; the right one opens the page, whose rerun button is recorded",
+    function()
+    local srv = page.start({ state = db, port = 19134, token = TOKEN, allow_actions = true })
     local okr, res = pcall(function()
       local out = {}
       out.none = page.status(srv.url .. "api/runs")
@@ -105,7 +94,7 @@ describe("gfhost serve #integration (headless chromium)", function()
       out.page_none = page.status(srv.url)
       -- the browser: the entry link sets the cookie, then the page and its API calls pass
       out.browser = page.browser({ "check", srv.url .. "?token=" .. TOKEN .. "#cw=" .. seed.CW,
-        "--port", "19131" })
+        "--port", "19131", "--rerun-node", "describe[CYUL]" })
       return out
     end)
     srv:stop()
@@ -114,5 +103,15 @@ describe("gfhost serve #integration (headless chromium)", function()
       { res.none, res.wrong, res.right, res.page_wrong, res.page_none })
     assert.same({ "busy-run", seed.RUN, "nightly-20261207" }, res.browser.loaded.runs)
     assert.not_matches(TOKEN, res.browser.location, 1, true) -- the token left the address
+    -- the page's rerun button (actions on: the cookie and a JSON POST) queued the node, recorded
+    assert.is_true(res.browser.rerun_button)
+    assert.same({ "describe[CYYZ]" }, res.browser.after_rerun.nodes)
+    local store = assert(state.open({ path = db }))
+    local n = store:get_node(seed.RUN, "describe[CYUL]")
+    local acts = store:list_meta("action/")
+    store:close()
+    assert.same({ "queued", 0 }, { n.status, n.attempts })
+    assert.same({ "rerun-node", "describe[CYUL]", "127.0.0.1" },
+      { acts[1].value.action, acts[1].value.node, acts[1].value.remote })
   end)
 end)

@@ -2,6 +2,7 @@
 """Drive headless Chromium over its DevTools protocol for the `gfhost serve` specs and bench.
 
   serve_browser.py check URL --port P [--screenshot FILE] [--mutate CMD --expect ID]
+                         [--rerun-node NODE]
                                                            the page scenario; prints JSON
   serve_browser.py render URL --port P [--runs N]            time to first full render; JSON
 
@@ -138,7 +139,7 @@ def settle(b, after):
     return b.eval(READ)
 
 
-def check(url, port, screenshot, mutate=None, expect=None):
+def check(url, port, screenshot, mutate=None, expect=None, rerun_node=None):
     b = Browser(port)
     out = {}
     try:
@@ -161,6 +162,14 @@ def check(url, port, screenshot, mutate=None, expect=None):
         b.eval("Array.from(document.querySelectorAll('#runs a.run')).find(a => a.textContent.startsWith('example')).click()")
         b.wait("document.querySelectorAll('#nodes tbody tr[data-node]').length > 0")
         out["run_detail"] = b.eval(READ)
+        if rerun_node:
+            # the rerun button (shown only when actions are enabled): the node leaves the failed list
+            row = json.dumps(f'#nodes tbody tr[data-node="{rerun_node}"]')
+            out["rerun_button"] = b.eval(f"document.querySelector({row} + ' button') !== null")
+            if out["rerun_button"]:
+                b.eval(f"document.querySelector({row} + ' button').click()")
+                b.wait(f"document.querySelector({row}) === null")
+            out["after_rerun"] = b.eval(READ)
         # back to everything for the picture
         b.eval("(() => { document.querySelector('.since button[data-since=\"\"]').click(); })()")
         settle(b, out["run_detail"]["renders"])
@@ -210,13 +219,14 @@ def main(argv):
         sys.exit(__doc__)
     mode, url = argv[1], argv[2]
     opts = {"--port": "19131", "--screenshot": None, "--runs": "5", "--mutate": None,
-            "--expect": None}
+            "--expect": None, "--rerun-node": None}
     i = 3
     while i < len(argv):
         opts[argv[i]] = argv[i + 1]
         i += 2
     if mode == "check":
-        check(url, int(opts["--port"]), opts["--screenshot"], opts["--mutate"], opts["--expect"])
+        check(url, int(opts["--port"]), opts["--screenshot"], opts["--mutate"], opts["--expect"],
+              opts["--rerun-node"])
     else:
         render(url, int(opts["--port"]), int(opts["--runs"]))
 
