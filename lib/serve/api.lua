@@ -196,6 +196,12 @@ function A:_compute_stats(key, cw, interval)
     windows = M.WINDOWS, interval = interval })
   local c = self.stats_cache[key]
   if r then
+    if not c then -- bounded: at most 64 keys (collections-workflow x interval) are kept
+      self.stats_keys = (self.stats_keys or 0) + 1
+      if self.stats_keys > 64 then
+        self.stats_cache, self.stats_keys = {}, 1
+      end
+    end
     self.stats_cache[key] = { at = self.clock(), value = r }
   elseif c then
     c.refreshing = nil
