@@ -1,7 +1,7 @@
 --- serve.api: the JSON API of `gfhost serve` as plain functions over a gf.state store.
 --
 -- local api = require("serve.api").new(store, {allow_actions = false, clock = gf.time.now,
---   stats_ttl = 5, stats_background = true})
+--   stats_ttl = 5, stats_background = true, collections_workflows = {"<collections>_<workflow>"}})
 -- Every function takes the request's query (or decoded body) table of strings and returns
 -- `status, body`: body a Lua table (JSON for the HTTP layer). Bad input is 400 with
 -- {error = "..."}; a storage failure 503 with the backend's message (no secrets in it: gf.state
@@ -38,7 +38,8 @@ function M.new(store, opts)
   opts = opts or {}
   return setmetatable({ store = store, allow_actions = opts.allow_actions == true,
     clock = opts.clock or require("gf.time").now, stats_ttl = opts.stats_ttl or 5,
-    stats_background = opts.stats_background ~= false, stats_cache = {}, seq = 0 }, A)
+    stats_background = opts.stats_background ~= false, stats_cache = {}, seq = 0,
+    collections_workflows = opts.collections_workflows or {} }, A)
 end
 
 local function bad(msg) return 400, { error = msg } end
@@ -231,7 +232,17 @@ function A:payloads(q)
   if cw == nil or cw == "" then
     local list, msg, code = self.store:collections_workflows(M.MAX_LIMIT)
     if not list and code ~= "unsupported" then return failed(msg, code) end
-    return 200, { collections_workflows = arr(list or {}), listed = list ~= nil }
+    -- the ones given to `gfhost serve --collections-workflow` first, then the listed ones
+    local out, seen = {}, {}
+    for _, l in ipairs({ self.collections_workflows, list or {} }) do
+      for _, cw in ipairs(l) do
+        if not seen[cw] and #out < M.MAX_LIMIT then
+          seen[cw] = true
+          out[#out + 1] = cw
+        end
+      end
+    end
+    return 200, { collections_workflows = arr(out), listed = list ~= nil }
   end
   if #cw > 1024 then return bad("collections_workflow: at most 1024 characters") end
   local limit, lerr = limit_of(q)

@@ -92,7 +92,8 @@ function M.new(opts)
   local token = opts.token
   if token == "" then token = nil end
   local api = api_mod.new(opts.store, { allow_actions = opts.allow_actions and token ~= nil,
-    clock = opts.clock, stats_ttl = opts.stats_ttl })
+    clock = opts.clock, stats_ttl = opts.stats_ttl,
+    collections_workflows = opts.collections_workflows })
   local log = opts.log
 
   local function deny(req)

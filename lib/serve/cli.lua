@@ -1,7 +1,7 @@
 --- serve.cli: `gfhost serve`, the status page of workflow runs, payload states and listeners.
 --
 --   gfhost serve --state PATH|dynamodb://TABLE [--port 8080] [--bind 127.0.0.1] [--token T]
---                [--allow-actions]
+--                [--allow-actions] [--collections-workflow CW ...]
 --
 -- Binds 127.0.0.1 unless told otherwise; any other address needs --token (or
 -- GFHOST_SERVE_TOKEN), which every request must then carry. --allow-actions (rerun a failed
@@ -24,6 +24,8 @@ local SPEC = {
       help = "required on every request (Bearer header, cookie, or ?token= once in the page's address)" },
     { name = "allow-actions", type = "boolean",
       help = "enable rerun of failed nodes and payloads (needs --token; each action is recorded)" },
+    { name = "collections-workflow", repeatable = true, metavar = "CW",
+      help = "offer this collections-workflow key on the page (DynamoDB cannot list them)" },
     { name = "max-connections", type = "integer", default = 64, hidden = true },
     { name = "www", type = "path", hidden = true, help = "the page's directory (default: the tree's)" },
   },
@@ -63,7 +65,8 @@ function M.main(...)
   local store, msg = require("gf.flow.store").open(opts.state)
   if not store then host.fail("serve: " .. tostring(msg)) end
   local handle = require("serve.app").new({ store = store, token = opts.token,
-    allow_actions = opts.allow_actions, www = opts.www, log = log })
+    allow_actions = opts.allow_actions, www = opts.www, log = log,
+    collections_workflows = opts.collections_workflow })
   local srv, err = server.listen({ bind = opts.bind, port = opts.port, max_body = 65536,
     max_connections = opts.max_connections, timeout = 30 }, handle)
   if not srv then host.fail(("serve: cannot listen on %s:%d: %s"):format(opts.bind, opts.port,

@@ -116,6 +116,14 @@ local function suite(label, open_fn, dispose)
       assert.is_string(p1.next)
       local _, p2 = api:payloads({ collections_workflow = seed.CW, limit = "4", next = p1.next })
       assert.equal(seed.pid(seed.CW, "S2A_fail_xss"), p2.items[1].payload_id) -- 5th newest
+      local given = require("serve.api").new(store, { collections_workflows = { "given_cw" } })
+      local _, l = given:payloads({})
+      assert.equal("given_cw", l.collections_workflows[1])
+      if l.listed then -- SQLite lists the keys it holds
+        assert.same({ "given_cw", seed.OTHER_CW, seed.CW }, l.collections_workflows)
+      else
+        assert.same({ "given_cw" }, l.collections_workflows)
+      end
       _, r = api:payloads({ collections_workflow = seed.OTHER_CW, interval = "day" })
       assert.same({ 2, "day" }, { #r.items, r.series.interval })
       assert.same({ 400, { error = "state must be one of CLAIMED, PROCESSING, COMPLETED, FAILED, "
