@@ -200,11 +200,10 @@ function M.upload_dir(c, dir, url, opts)
   local files, msg, code = walk(dir)
   if not files then return nil, msg, code end
   local match = opts.match
-  local fs = fs_or_nil()
+  local fs = require("gf.fs")
   local selected = {}
   for _, rel in ipairs(files) do
-    if not match or (fs and fs.match(match, rel, { cross_slash = opts.cross_slash }))
-        or (not fs and rel:find(match, 1, true)) then
+    if not match or fs.match(match, rel, { cross_slash = opts.cross_slash }) then
       selected[#selected + 1] = rel
     end
   end
@@ -246,6 +245,9 @@ function M.download_prefix(c, url, dir, opts)
   local root = dir:gsub("/+$", "")
   local out = { count = 0, bytes = 0, failed = {} }
   local conc = opts.concurrency or c.concurrency
+  -- conc transfers in flight, run by a quarter more tasks: a download waiting for its commit
+  -- (write, fsync, rename on the worker pool; a few ms) does not hold a transfer back.
+  local slots = http.slots(conc)
 
   local function fetch(o)
     local path = root .. "/" .. o.key:sub(#prefix + 1)
@@ -262,9 +264,6 @@ function M.download_prefix(c, url, dir, opts)
 
   -- Downloads start with the first listing page: workers take objects from a channel while
   -- the next page is listed.
-  -- conc transfers in flight, run by a quarter more tasks: a download waiting for its commit
-  -- (write, fsync, rename on the worker pool; a few ms) does not hold a transfer back.
-  local slots = http.slots(conc)
   local ch = task.channel(conc * 4)
   local workers = {}
   for i = 1, conc + math.max(2, (conc + 3) // 4) do

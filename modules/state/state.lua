@@ -768,8 +768,8 @@ function Store:put_node_if(run_id, node, rec, lease)
     return false, r and node_view(run_id, node, r) or nil
   end
   return self:transaction(function(s)
-    local r, msg, code = s:get_node(run_id, node)
-    if not r and code ~= "not_found" then return nil, msg, code end
+    local r, gmsg, gcode = s:get_node(run_id, node)
+    if not r and gcode ~= "not_found" then return nil, gmsg, gcode end
     if not held_by(r, lease.worker) then return false, r end
     local ok, pmsg, pcode = s.backend:put_node(run_id, node, enc, s:_now())
     if not ok then return nil, pmsg, pcode end
