@@ -235,10 +235,10 @@ function A:payloads(q)
     -- the ones given to `gfhost serve --collections-workflow` first, then the listed ones
     local out, seen = {}, {}
     for _, l in ipairs({ self.collections_workflows, list or {} }) do
-      for _, cw in ipairs(l) do
-        if not seen[cw] and #out < M.MAX_LIMIT then
-          seen[cw] = true
-          out[#out + 1] = cw
+      for _, key in ipairs(l) do
+        if not seen[key] and #out < M.MAX_LIMIT then
+          seen[key] = true
+          out[#out + 1] = key
         end
       end
     end

@@ -586,10 +586,10 @@ end
 function B:delete_nodes(run_id)
   local items, msg, code = self:_node_items(run_id, nil, "#cw, #it")
   if not items then return nil, msg, code end
-  local r
-  r, msg, code = self:_call("DeleteItem", { TableName = self.nodes_table,
+  local done
+  done, msg, code = self:_call("DeleteItem", { TableName = self.nodes_table,
     Key = { collections_workflow = S(M.RUNS_KEY), itemids = S(run_id) } })
-  if not r then return nil, msg, code end
+  if not done then return nil, msg, code end
   self.runs_indexed[run_id] = nil
   local i = 1
   while i <= #items do
@@ -650,12 +650,12 @@ function B:stats(q)
         local r, msg, code = self:_call("Query", req)
         if not r then return { msg = msg, code = code } end
         for _, it in ipairs(r.Items or {}) do
-          local stamp = (str(it.state_updated) or ""):match("^[^_]*_(.*)$") or ""
+          local ts = (str(it.state_updated) or ""):match("^[^_]*_(.*)$") or ""
           for name, iso in pairs(q.marks) do
-            if stamp >= iso then t[name] = t[name] + 1 end
+            if ts >= iso then t[name] = t[name] + 1 end
           end
           -- buckets are whole hours / days: the stamp's prefix names its bucket
-          local bk = keylen and bucket_of[stamp:sub(1, keylen)]
+          local bk = keylen and bucket_of[ts:sub(1, keylen)]
           if bk then
             local k = bk .. "\0" .. st
             per[k] = (per[k] or 0) + 1

@@ -580,9 +580,9 @@ function Store:list_runs(opts)
     local failure
     local function fill(r)
       if r.counts or failure then return end
-      local c, msg, code = self.backend:run_counts(r.run_id)
+      local c, cmsg, ccode = self.backend:run_counts(r.run_id)
       if not c then
-        failure = { msg, code }
+        failure = { cmsg, ccode }
         return
       end
       r.counts, r.nodes, r.last = c.counts, c.nodes, c.last ~= "" and c.last or r.first
