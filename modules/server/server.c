@@ -33,6 +33,7 @@ typedef struct sconn sconn; /* one per TCP connection: the request deadline */
 struct sconn {
   int fd;
   int64_t deadline; /* -1: none (a request is being handled or answered) */
+  int reused;       /* an earlier request was answered: the wait may be a keep-alive idle */
   sconn *prev, *next;
 };
 
@@ -129,8 +130,10 @@ static int64_t sweep(gf_srv *s, int64_t now)
   for (sconn *c = s->conns; c; c = c->next) {
     if (c->deadline < 0) continue;
     if (now >= c->deadline) {
-      /* MHD has written nothing on this connection for the request it is reading. */
-      (void)!send(c->fd, timeout_reply, sizeof timeout_reply - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+      /* MHD has written nothing on this connection for the request it is reading. An idle
+      ** keep-alive connection is closed silently, as a client expects (it reconnects). */
+      if (!c->reused)
+        (void)!send(c->fd, timeout_reply, sizeof timeout_reply - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
       shutdown(c->fd, SHUT_RDWR); /* MHD sees the end on its next run and closes it */
       c->deadline = -1;
     } else if (next < 0 || c->deadline < next) {
@@ -326,7 +329,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   gf_srv_req *r = *con_cls;
   if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
     sconn *c = sconn_of(conn);
-    if (c) c->deadline = gf_now_ms() + s->timeout_ms; /* for the next request */
+    if (c) {
+      c->deadline = gf_now_ms() + s->timeout_ms; /* for the next request */
+      c->reused = 1;
+    }
   }
   if (!r) return;
   *con_cls = NULL;
