@@ -97,7 +97,7 @@ local function list_scripts()
 end
 
 -- Native cores report the library they wrap as _LIBRARY and _LIBVERSION.
-local CORES = { "http", "aws", "json", "yaml", "csv", "fs", "time", "sqlite", "state", "amqp",
+local CORES = { "http", "aws", "json", "yaml", "csv", "fs", "time", "sqlite", "state", "amqp", "server",
   "raster", "grib" }
 
 local function version_report()
