@@ -97,8 +97,8 @@ local function list_scripts()
 end
 
 -- Native cores report the library they wrap as _LIBRARY and _LIBVERSION.
-local CORES = { "http", "aws", "json", "yaml", "csv", "fs", "time", "sqlite", "state", "amqp", "server",
-  "raster", "grib" }
+local CORES = { "http", "aws", "json", "yaml", "csv", "fs", "time", "sqlite", "state", "amqp",
+  "server", "raster", "grib" }
 
 local function version_report()
   local out = io.stdout
