@@ -216,9 +216,12 @@ local function flat_headers(headers, flat)
       if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
         error("gf.server: header names and values must be strings", 0)
       end
-      if k:lower() == "content-type" then ctype = tostring(v) end
-      flat[#flat + 1] = k
-      flat[#flat + 1] = tostring(v)
+      local lk = k:lower()
+      if lk == "content-type" then ctype = tostring(v) end
+      if lk ~= "content-length" then -- libmicrohttpd sets it from the body
+        flat[#flat + 1] = k
+        flat[#flat + 1] = tostring(v)
+      end
     end
   end
   return ctype
@@ -265,6 +268,8 @@ end
 
 local function serve_one(srv, id, req)
   local t0 = clock()
+  local me = task.current()
+  srv._handlers[me] = true
   setmetatable(req, Request)
   req.params = req.params or {}
   local r = table.pack(xpcall(srv._handler, traceback, req))
@@ -289,6 +294,7 @@ local function serve_one(srv, id, req)
   else
     status = final
   end
+  srv._handlers[me] = nil
   log.debug("gf.server request", { method = req.method, path = req.path, status = status,
     ms = math.floor((clock() - t0) * 1000 + 0.5), remote = req.remote })
 end
@@ -358,7 +364,7 @@ function M.listen(opts, handler)
   local h, err, code = core.listen(o.bind, o.port, o.max_body, o.max_connections, o.timeout)
   if not h then return nil, err, code end
   local srv = setmetatable({ port = core.port(h), bind = o.bind, _h = h, _handler = fn,
-    _grace = opts.grace or 10 }, Server)
+    _grace = opts.grace or 10, _handlers = setmetatable({}, { __mode = "k" }) }, Server)
   srv._acceptor = task.spawn(accept_loop, srv)
   log.debug("gf.server listening", { bind = o.bind, port = srv.port })
   return srv
@@ -372,10 +378,16 @@ function Server:close(opts)
     error("gf.server close: timeout must be a non-negative number", 2)
   end
   if self._closing then
-    while not self._done do task.sleep(0.01) end
+    while not self._done and not self._handlers[task.current()] do task.sleep(0.01) end
     return true
   end
   self._closing = true
+  if self._handlers[task.current()] then
+    -- called by a handler (a /shutdown route): its own request must be answered first
+    core.quiesce(self._h)
+    task.spawn(shutdown, self, timeout, false)
+    return true
+  end
   shutdown(self, timeout, false)
   return true
 end

@@ -463,6 +463,21 @@ describe("gf.server #unit", function()
       assert.equal("network", code, err)
     end)
 
+    it("can be closed by one of its handlers", function()
+      local port = PORT + 7
+      local srv
+      srv = assert(server.listen({ port = port }, function()
+        srv:close()
+        return 200, "bye", { ["Content-Length"] = "999" }
+      end))
+      finally(function() srv:close() end)
+      local res = req(port, "/shutdown")
+      assert.equal("bye", res.body)
+      assert.equal("3", res.headers["content-length"])
+      while srv:in_flight() > 0 or not srv._done do task.sleep(0.01) end
+      assert.is_nil(http.request({ url = url(port, "/"), retry = false }))
+    end)
+
     it("answers 503 for a handler still running at the deadline", function()
       local port = PORT + 8
       local entered = false
