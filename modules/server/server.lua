@@ -295,6 +295,7 @@ local function serve_one(srv, id, req)
     status = final
   end
   srv._handlers[me] = nil
+  if not log.enabled("debug") then return end
   log.debug("gf.server request", { method = req.method, path = req.path, status = status,
     ms = math.floor((clock() - t0) * 1000 + 0.5), remote = req.remote })
 end
