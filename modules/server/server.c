@@ -216,6 +216,8 @@ static MHD_Result_t reply_now(gf_srv_req *r, unsigned status, const char *json)
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   MHD_Result_t rc = MHD_queue_response(r->conn, status, resp);
   MHD_destroy_response(resp);
+  sconn *c = sconn_of(r->conn);
+  if (c) c->deadline = -1; /* MHD writes now: no 408 into its reply; its idle timeout remains */
   r->rejected = 1;
   r->status = (int)status;
   free(r->body);
