@@ -179,6 +179,23 @@ describe("gf.server #unit", function()
       s:close()
     end)
 
+    it("binds 0.0.0.0 when asked, and IPv6 addresses", function()
+      local s = assert(server.listen({ bind = "0.0.0.0", port = PORT + 1 }, function(q)
+        return 200, q.remote
+      end))
+      assert.equal("127.0.0.1", req(PORT + 1, "/").body)
+      s:close()
+      local s6, err = server.listen({ bind = "::1", port = PORT + 1 }, function(q)
+        return 200, q.remote
+      end)
+      if s6 then -- a machine without IPv6 loopback says so in err
+        assert.equal("::1", req(PORT + 1, "/", { url = ("http://[::1]:%d/"):format(PORT + 1) }).body)
+        s6:close()
+      else
+        assert.matches("::1", err, 1, true)
+      end
+    end)
+
     it("refuses a bad bind address and misuse", function()
       assert.same({ nil, "server.listen: bind address 'example.org' is not a numeric IP address",
         "invalid_input" }, { server.listen({ bind = "example.org" }, function() end) })
