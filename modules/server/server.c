@@ -26,6 +26,8 @@ typedef int MHD_Result_t;
 typedef enum MHD_Result MHD_Result_t;
 #endif
 
+#define DRAIN_MAX (16u << 20) /* bytes of an oversize body read before the 413 */
+
 enum { R_READING, R_QUEUED, R_DISPATCHED, R_ANSWERED, R_SENDING };
 enum { L_NONE, L_QUEUE, L_DISPATCHED };
 
@@ -259,8 +261,16 @@ static MHD_Result_t first_call(gf_srv *s, struct MHD_Connection *conn, const cha
     char *end;
     errno = 0;
     unsigned long long n = strtoull(cl, &end, 10);
-    if (end != cl && errno == 0 && n > s->max_body)
-      return reply_now(r, 413, "{\"error\":\"request body too large\"}");
+    if (end != cl && errno == 0 && n > s->max_body) {
+      /* A client that waits for 100 Continue gets the 413 instead and sends no body. Others
+      ** are sending it: a reply now and a close would reset the connection under the client
+      ** before it reads the reply, so a body up to DRAIN_MAX past the limit is read and
+      ** dropped first (within the request deadline). */
+      const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
+      if ((expect && strcasecmp(expect, "100-continue") == 0) || n - s->max_body > DRAIN_MAX)
+        return reply_now(r, 413, "{\"error\":\"request body too large\"}");
+      r->too_big = 1;
+    }
   }
   return MHD_YES;
 }

@@ -99,6 +99,14 @@ describe("gf.server #unit", function()
       assert.matches("json.decode", json.decode(res.body).error)
     end)
 
+    it("refuses a 2 MiB body under the default 1 MiB limit (curl sends Expect: 100-continue)", function()
+      local res = req(PORT, "/api/echo", { method = "POST", body = ("x"):rep(2 * 1048576) })
+      assert.equal(413, res.status)
+      res = req(PORT, "/api/echo", { method = "POST", body = '["' .. ("x"):rep(1048576 - 4) .. '"]' })
+      assert.equal(201, res.status)
+      assert.equal(1048576 - 4, #json.decode(res.body).got[1])
+    end)
+
     it("gives the request's method, path, lower-case headers and remote address", function()
       local res = req(PORT, "/text", { headers = { ["X-Mixed-Case"] = "v" } })
       assert.equal("plain", res.body)
@@ -311,6 +319,14 @@ describe("gf.server #unit", function()
         .. "Transfer-Encoding: chunked\r\n\r\n50\r\n" .. ("x"):rep(80) .. "\r\n50\r\n"
         .. ("y"):rep(80) .. "\r\n0\r\n\r\n", wait = 3 })
       assert.equal(413, status_of(r.response), r.response)
+      -- announced sizes: waiting for 100 Continue, or far too large to read: 413 at once
+      for _, head in ipairs({ "Content-Length: 101\r\nExpect: 100-continue\r\n",
+        "Content-Length: 999999999\r\n" }) do
+        r = raw:run(PORT + 3, { data = "POST /echo HTTP/1.1\r\nHost: x\r\n" .. head .. "\r\n",
+          wait = 3 })
+        assert.equal(413, status_of(r.response), r.response)
+        assert.is_nil(r.response:find("100 Continue", 1, true))
+      end
       assert.equal(before, calls)
       res = req(PORT + 3, "/echo", { method = "POST", body = ("z"):rep(100) })
       assert.equal(200, res.status)
