@@ -299,6 +299,11 @@ describe("gf.server #unit", function()
         assert.equal(400, status_of(r.response), ("%q: %s"):format(data, r.response))
         assert.is_true(r.closed)
       end
+      local big = raw:run(PORT + 3, { data = "GET /hi HTTP/1.1\r\nHost: x\r\nX-Big: "
+        .. ("a"):rep(40000) .. "\r\n\r\n", wait = 3 })
+      assert.equal(431, status_of(big.response), big.response:sub(1, 200))
+      big = raw:run(PORT + 3, { data = "GET /" .. ("a"):rep(40000) .. " HTTP/1.1\r\n\r\n", wait = 3 })
+      assert.equal(414, status_of(big.response), big.response:sub(1, 200))
       -- no space at all, or TLS bytes: libmicrohttpd closes without a reply
       for _, data in ipairs({ "GARBAGE\r\n\r\n", "\22\3\1\0\200\1\0\0\124\3\3\r\n\r\n" }) do
         local r = raw:run(PORT + 3, { data = data, wait = 3 })
