@@ -74,6 +74,7 @@ struct gf_srv {
   rlist queue, dispatched;
   int nreqs;
   int closed_some; /* a connection closed during this run */
+  int nconns;
   sconn *conns;
   char lasterr[256];
 };
@@ -360,6 +361,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
   gf_srv *s = cls;
   if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    s->nconns++;
     sconn *c = calloc(1, sizeof *c);
     if (!c) return; /* no deadline for this one; MHD's idle timeout still applies */
     const union MHD_ConnectionInfo *ci =
@@ -370,7 +372,11 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (s->conns) s->conns->prev = c;
     s->conns = c;
     *socket_context = c;
-  } else if ((s->closed_some = 1) && *socket_context) {
+    return;
+  }
+  s->nconns--;
+  s->closed_some = 1;
+  if (*socket_context) {
     sconn *c = *socket_context;
     if (c->prev)
       c->prev->next = c->next;
@@ -633,6 +639,11 @@ void gf_srv_quiesce(gf_srv *s)
 int gf_srv_in_flight(const gf_srv *s)
 {
   return s->nreqs;
+}
+
+int gf_srv_connections(const gf_srv *s)
+{
+  return s->nconns;
 }
 
 /* Answer whatever a handler still holds with 503, so that no connection stays suspended. */

@@ -397,6 +397,10 @@ function Server:in_flight()
   return self._done and 0 or core.in_flight(self._h)
 end
 
+function Server:connections()
+  return self._done and 0 or core.connections(self._h)
+end
+
 Server.__close = function(self) self:close() end
 
 -- }======

@@ -370,7 +370,7 @@ describe("gf.server #unit", function()
         function() return 200, "ok" end))
       finally(function() srv:close() end)
       local hold = raw:spawn(PORT + 4, { hold = 1.5, count = 2 })
-      task.sleep(0.3)
+      while srv:connections() < 2 do task.sleep(0.01) end
       local t = task.spawn(function() return req(PORT + 4, "/") end)
       task.sleep(0.5)
       assert.is_false(t:done()) -- both connections are taken
@@ -403,7 +403,7 @@ describe("gf.server #unit", function()
       local ticks, slow_done = 0, false
       local r = server.router()
       r:get("/slow", function()
-        task.sleep(0.6)
+        task.sleep(1)
         return 200, "slow"
       end)
       r:get("/fast", function() return 200, "fast" end)
