@@ -444,16 +444,17 @@ describe("gf.server #unit", function()
         local task = require("gf.task")
         local srv = assert(server.listen({ port = %d }, function(q)
           if q.path == "/slow" then
-            io.open(%q, "w"):close()
+            local f = io.open(%q, "w")
+            f:write(require("gf.host").pid())
+            f:close()
             task.sleep(30)
           end
           return 200, "up"
         end))
       ]]):format(PORT + 1, dir .. "/entered"))
-      local cmd = ("(%q run %q >%q 2>&1; echo $? >%q) & echo $!"):format(paths.gfhost,
+      local cmd = ("(%q run %q >%q 2>&1; echo $? >%q) &"):format(paths.gfhost,
         dir .. "/serve.lua", dir .. "/log", dir .. "/rc")
       local p = assert(io.popen(cmd, "r"))
-      local pid = assert(tonumber(p:read("l")))
       p:close()
       local up
       for _ = 1, 500 do
@@ -463,12 +464,12 @@ describe("gf.server #unit", function()
       end
       assert.equal("up", up and up.body)
       local t = task.spawn(function() return req(PORT + 1, "/slow") end)
-      while not files.read(dir .. "/entered") do task.sleep(0.01) end
-      -- the subshell's child is gfhost: signal it by its own PID
-      local pp = assert(io.popen("pgrep -P " .. pid, "r"))
-      local child = assert(tonumber(pp:read("l")))
-      pp:close()
-      os.execute("kill -TERM " .. child)
+      local pid
+      while not pid do
+        pid = tonumber(files.read(dir .. "/entered") or "")
+        if not pid then task.sleep(0.01) end
+      end
+      os.execute("kill -TERM " .. pid) -- the server process, by its own PID
       local _, res = task.wait(t)
       assert.equal(503, res.status)
       assert.same({ error = "server stopping" }, json.decode(res.body))
