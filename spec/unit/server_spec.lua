@@ -482,6 +482,26 @@ describe("gf.server #unit", function()
       assert.equal("130", rc and rc:match("%d+"), files.read(dir .. "/log"))
     end)
 
+    it("does not keep a failed script alive", function()
+      local dir = assert(fs.tempdir("gfserver-"))
+      finally(function() fs.remove_tree(dir) end)
+      files.write(dir .. "/fail.lua", ([[
+        local server = require("gf.server")
+        assert(server.listen({ port = %d }, function() return 200 end))
+        require("gf.host").fail("cannot go on", 2)
+      ]]):format(PORT + 1))
+      os.execute(("(%q run %q >%q 2>&1; echo $? >%q) &"):format(paths.gfhost, dir .. "/fail.lua",
+        dir .. "/log", dir .. "/rc"))
+      local rc
+      for _ = 1, 1000 do
+        rc = files.read(dir .. "/rc")
+        if rc then break end
+        task.sleep(0.02)
+      end
+      assert.equal("2", rc and rc:match("%d+"), files.read(dir .. "/log"))
+      assert.matches("cannot go on", files.read(dir .. "/log"), 1, true)
+    end)
+
     it("lets an in-flight request finish, then refuses connections", function()
       local port = PORT + 7
       local entered = false
