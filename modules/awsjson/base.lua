@@ -118,8 +118,7 @@ function M.parse_error(res)
   if first == "<" then
     code, msg = text_of(body, "Code"), text_of(body, "Message")
   elseif first == "{" then
-    local ok, json = pcall(require, "gf.json")
-    local t = ok and json.decode(body)
+    local t = require("gf.json").decode(body)
     if type(t) == "table" then
       code = short_code(t.__type or t.code or t.Code)
       msg = t.message or t.Message or t.errorMessage

@@ -45,7 +45,8 @@
 --   request with output_file = path and resume = true; a non-2xx status is a failure here
 --   (code not_found for 404/410, auth for 401/403, throttled for 429, network for 5xx, else
 --   invalid_input).
--- query(t) -> "a=1&b=x%20y"   RFC 3986 encoding, sorted keys, array values repeat the key
+-- query(t) -> "a=1&b=x%20y"   RFC 3986 encoding, sorted keys, array values repeat the key,
+--                             `true` gives the bare name; the one query/form encoder of gfhost
 -- url_encode(s), url_decode(s [, form]) -> s | nil, msg, code, parse_url(url) -> table,
 -- redact_url(url) -> url with secrets masked
 -- slots(n) -> a transfer limit for the slots option; slots:in_flight() -> transfers holding one
@@ -206,6 +207,8 @@ function M.query(t)
     local v = t[k]
     if type(v) == "table" then
       for _, item in ipairs(v) do out[#out + 1] = enc(k) .. "=" .. enc(scalar(item, k)) end
+    elseif v == true then
+      out[#out + 1] = enc(k) -- a bare name (S3's ?uploads, ?delete)
     else
       out[#out + 1] = enc(k) .. "=" .. enc(scalar(v, k))
     end
@@ -218,12 +221,7 @@ end
 -- {====== logging ======
 
 local function default_log(level, line)
-  local ok, log = pcall(require, "gf.log")
-  if ok and type(log) == "table" and type(log[level]) == "function" then
-    log[level](line)
-  else
-    io.stderr:write(line, "\n")
-  end
+  require("gf.log")[level](line)
 end
 
 local function masked_headers(h)

@@ -163,30 +163,12 @@ end
 
 -- {====== directories ======
 
-local function fs_or_nil()
-  local ok, fs = pcall(require, "gf.fs")
-  return ok and fs or nil
-end
-
-local function shq(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
 local function walk(dir)
-  local fs = fs_or_nil()
-  if fs then return fs.walk(dir) end
-  local p = io.popen("cd " .. shq(dir) .. " && find . -type f -o -type l | LC_ALL=C sort")
-  local out = {}
-  for line in p:lines() do out[#out + 1] = line:sub(3) end
-  local ok = p:close()
-  if not ok then return nil, "fs.walk " .. dir .. ": cannot list", "io" end
-  return out
+  return require("gf.fs").walk(dir)
 end
 
 local function mkdir_p(path)
-  local fs = fs_or_nil()
-  if fs then return fs.mkdir_p(path) end
-  local ok = os.execute("mkdir -p " .. shq(path))
-  if not ok then return nil, "mkdir -p " .. path .. " failed", "io" end
-  return true
+  return require("gf.fs").mkdir_p(path)
 end
 
 local DIR_OPTS = { concurrency = true, match = true, cross_slash = true, delimiter = true, sync = true }

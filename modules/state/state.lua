@@ -661,17 +661,7 @@ function M.open(opts)
   elseif type(backend) ~= "table" then
     error(("state.open: unknown backend %q"):format(tostring(backend)), 2)
   end
-  local clock = opts.clock
-  if not clock then
-    local ok, time = pcall(require, "gf.time")
-    if ok and time.now then
-      clock = time.now
-    elseif backend.now then
-      clock = function() return backend:now() end
-    else
-      clock = os.time
-    end
-  end
+  local clock = opts.clock or require("gf.time").now
   return setmetatable({ backend = backend, clock = clock }, Store)
 end
 
