@@ -9,6 +9,7 @@ local paths = require("spec.support.paths")
 local files = require("spec.support.files")
 local rawhttp = require("spec.support.rawhttp")
 local log = require("gf.log")
+local proc = require("gf.proc")
 
 local PORT = 19140
 local raw
@@ -229,7 +230,8 @@ describe("gf.server #unit", function()
       files.write(dir .. "/site/.hidden", "hidden")
       files.write(dir .. "/secret.txt", "TOP-SECRET")
       files.write(outside .. "/other.txt", "OUTSIDE")
-      os.execute(("ln -s '%s/other.txt' '%s/site/link.txt'"):format(outside, dir))
+      assert.equal(0, assert(proc.run({ "ln", "-s", outside .. "/other.txt",
+        dir .. "/site/link.txt" })).code)
       local r = server.router()
       r:get("/api/x", function() return 200, { x = 1 } end)
       r:static("/", dir .. "/site")
@@ -452,10 +454,8 @@ describe("gf.server #unit", function()
           return 200, "up"
         end))
       ]]):format(PORT + 1, dir .. "/entered"))
-      local cmd = ("(%q run %q >%q 2>&1; echo $? >%q) &"):format(paths.gfhost,
-        dir .. "/serve.lua", dir .. "/log", dir .. "/rc")
-      local p = assert(io.popen(cmd, "r"))
-      p:close()
+      local run = task.spawn(proc.run, { paths.gfhost, "run", dir .. "/serve.lua" },
+        { timeout = 60 })
       local up
       for _ = 1, 500 do
         up = http.request({ url = url(PORT + 1, "/"), retry = false })
@@ -469,17 +469,12 @@ describe("gf.server #unit", function()
         pid = tonumber(files.read(dir .. "/entered") or "")
         if not pid then task.sleep(0.01) end
       end
-      os.execute("kill -TERM " .. pid) -- the server process, by its own PID
+      assert(proc.run({ "kill", "-TERM", tostring(pid) })) -- the server, by its own PID
       local _, res = task.wait(t)
       assert.equal(503, res.status)
       assert.same({ error = "server stopping" }, json.decode(res.body))
-      local rc
-      for _ = 1, 500 do
-        rc = files.read(dir .. "/rc")
-        if rc then break end
-        task.sleep(0.02)
-      end
-      assert.equal("130", rc and rc:match("%d+"), files.read(dir .. "/log"))
+      local _, r = task.wait(run)
+      assert.equal(130, r.code, r.stderr)
     end)
 
     it("does not keep a failed script alive", function()
@@ -490,16 +485,9 @@ describe("gf.server #unit", function()
         assert(server.listen({ port = %d }, function() return 200 end))
         require("gf.host").fail("cannot go on", 2)
       ]]):format(PORT + 1))
-      os.execute(("(%q run %q >%q 2>&1; echo $? >%q) &"):format(paths.gfhost, dir .. "/fail.lua",
-        dir .. "/log", dir .. "/rc"))
-      local rc
-      for _ = 1, 1000 do
-        rc = files.read(dir .. "/rc")
-        if rc then break end
-        task.sleep(0.02)
-      end
-      assert.equal("2", rc and rc:match("%d+"), files.read(dir .. "/log"))
-      assert.matches("cannot go on", files.read(dir .. "/log"), 1, true)
+      local r = assert(proc.run({ paths.gfhost, "run", dir .. "/fail.lua" }, { timeout = 30 }))
+      assert.equal(2, r.code, r.stderr)
+      assert.matches("cannot go on", r.stderr, 1, true)
     end)
 
     it("lets an in-flight request finish, then refuses connections", function()
