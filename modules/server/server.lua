@@ -99,7 +99,9 @@ end
 
 for _, m in ipairs({ "get", "post", "put", "delete", "patch", "options" }) do
   Router[m] = function(self, pattern, fn)
-    if type(fn) ~= "function" then error("bad argument #2 to '" .. m .. "' (function expected)", 2) end
+    if type(fn) ~= "function" then
+      error("bad argument #2 to '" .. m .. "' (function expected)", 2)
+    end
     local e = { method = m:upper(), segs = compile(pattern, 2), fn = fn }
     self.entries[#self.entries + 1] = e
     return self
@@ -133,12 +135,12 @@ local function serve_static(e, req, rel)
     if seg == ".." or seg == "." or seg:find("[%z\\]") then
       return 403, { error = "forbidden" }
     end
-    if seg:sub(1, 1) == "." then return 404, { error = "not found" } end
+    if seg:sub(1, 1) == "." then return nil end
   end
   local root = core.realpath(e.dir)
-  if not root then return 404, { error = "not found" } end
+  if not root then return nil end
   local real = core.realpath(#rel > 0 and (root .. "/" .. table.concat(rel, "/")) or root)
-  if not real then return 404, { error = "not found" } end
+  if not real then return nil end
   if real ~= root and real:sub(1, #root + 1) ~= root .. "/" then
     return 403, { error = "forbidden" } -- a link out of the directory
   end
@@ -150,7 +152,7 @@ local function serve_static(e, req, rel)
     real = real .. "/index.html"
     st = fs.stat(real)
   end
-  if not st or st.type ~= "file" then return 404, { error = "not found" } end
+  if not st or st.type ~= "file" then return nil end
   return 200, M.file(real), { ["content-type"] = M.content_type(real) }
 end
 
@@ -165,6 +167,7 @@ function Router:handle(req)
   local parts = segments(req.path)
   local method = req.method
   local allowed = {}
+  local found_static = false
   for _, e in ipairs(self.entries) do
     if e.static then
       local n = #e.segs
@@ -172,9 +175,14 @@ function Router:handle(req)
       for i = 1, n do under = under and parts[i] == e.segs[i] end
       if under then
         if method == "GET" or method == "HEAD" then
-          return serve_static(e, req, table.move(parts, n + 1, #parts, 1, {}))
+          -- no such file: later routes may still match (an API beside a static "/")
+          local rel = table.move(parts, n + 1, #parts, 1, {})
+          local status, body, headers = serve_static(e, req, rel)
+          if status then return status, body, headers end
+          found_static = true
+        else
+          allowed.GET, allowed.HEAD = true, true
         end
-        allowed.GET, allowed.HEAD = true, true
       end
     else
       local params = match(e.segs, parts)
@@ -188,7 +196,7 @@ function Router:handle(req)
       end
     end
   end
-  if next(allowed) then
+  if next(allowed) and not found_static then
     local list = {}
     for m in pairs(allowed) do list[#list + 1] = m end
     table.sort(list)
