@@ -479,7 +479,7 @@ describe("gf.server #unit", function()
         pid = tonumber(files.read(dir .. "/entered") or "")
         if not pid then task.sleep(0.01) end
       end
-      assert(proc.run({ "kill", "-TERM", tostring(pid) })) -- the server, by its own PID
+      assert(proc.run("kill -TERM " .. pid)) -- the server, by its own PID (sh's builtin kill)
       local _, res = task.wait(t)
       assert.equal(503, res.status)
       assert.same({ error = "server stopping" }, json.decode(res.body))
