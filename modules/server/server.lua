@@ -153,7 +153,12 @@ local function serve_static(e, req, rel)
     st = fs.stat(real)
   end
   if not st or st.type ~= "file" then return nil end
-  return 200, M.file(real), { ["content-type"] = M.content_type(real) }
+  -- browsers revalidate (no-cache) and get 304 while the file is unchanged
+  local modified = os.date("!%a, %d %b %Y %H:%M:%S GMT", math.floor(st.mtime))
+  local headers = { ["Last-Modified"] = modified, ["Cache-Control"] = "no-cache" }
+  if req.headers["if-modified-since"] == modified then return 304, "", headers end
+  headers["Content-Type"] = M.content_type(real)
+  return 200, M.file(real), headers
 end
 
 function Router:static(prefix, dir)
