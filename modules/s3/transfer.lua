@@ -200,11 +200,10 @@ function M.upload_dir(c, dir, url, opts)
   local files, msg, code = walk(dir)
   if not files then return nil, msg, code end
   local match = opts.match
-  local fs = fs_or_nil()
+  local fs = require("gf.fs")
   local selected = {}
   for _, rel in ipairs(files) do
-    if not match or (fs and fs.match(match, rel, { cross_slash = opts.cross_slash }))
-        or (not fs and rel:find(match, 1, true)) then
+    if not match or fs.match(match, rel, { cross_slash = opts.cross_slash }) then
       selected[#selected + 1] = rel
     end
   end
