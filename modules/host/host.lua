@@ -98,7 +98,7 @@ end
 
 -- Native cores report the library they wrap as _LIBRARY and _LIBVERSION.
 local CORES = { "http", "aws", "json", "yaml", "csv", "fs", "time", "sqlite", "state", "amqp",
-  "raster", "grib" }
+  "server", "raster", "grib" }
 
 local function version_report()
   local out = io.stdout

@@ -12,6 +12,7 @@ local files = require("spec.support.files")
 local json = require("gf.json")
 local http = require("gf.http")
 local task = require("gf.task")
+local proc = require("gf.proc")
 
 local M = {}
 
@@ -21,26 +22,25 @@ Raw.__index = Raw
 function M.start(port)
   local dir = assert(require("gf.fs").tempdir("gfrawhttp-"))
   local ready = dir .. "/ready"
-  local cmd = ("python3 '%s/spec/support/rawhttp.py' --port %d --ready '%s' --parent %d >'%s/log' 2>&1 & echo $!")
-    :format(paths.root, port or 0, ready, require("gf.host").pid(), dir)
-  local p = assert(io.popen(cmd, "r"))
-  local pid = tonumber(p:read("l"))
-  p:close()
+  -- gf.proc spawns without blocking the loop; the child's output goes to a log file
+  local p = assert(proc.spawn({ "/bin/sh", "-c", ("exec python3 '%s/spec/support/rawhttp.py' "
+    .. "--port %d --ready '%s' --parent %d >'%s/log' 2>&1"):format(paths.root, port or 0, ready,
+    require("gf.host").pid(), dir) }))
   local deadline = os.time() + 10
-  local port
-  while not port do
+  local cport
+  while not cport do
     local s = files.read(ready)
-    port = s and tonumber(s:match("%d+"))
-    if not port then
-      if os.time() > deadline then
-        os.execute("kill " .. pid)
+    cport = s and tonumber(s:match("%d+"))
+    if not cport then
+      if os.time() > deadline or p:reap() then
+        p:kill(9)
         error("rawhttp.py did not start: " .. (files.read(dir .. "/log") or ""))
       end
       task.sleep(0.02)
     end
   end
-  return setmetatable({ pid = pid, dir = dir, url = ("http://127.0.0.1:%d/run"):format(port) },
-    Raw)
+  return setmetatable({ proc = p, dir = dir,
+    url = ("http://127.0.0.1:%d/run"):format(cport) }, Raw)
 end
 
 function Raw:run(port, scenario)
@@ -57,9 +57,11 @@ function Raw:spawn(port, scenario)
 end
 
 function Raw:stop()
-  if self.pid then
-    os.execute(("kill %d 2>/dev/null; rm -rf '%s'"):format(self.pid, self.dir))
-    self.pid = nil
+  if self.proc then
+    self.proc:kill(15)
+    while not self.proc:reap() do task.sleep(0.01) end
+    self.proc = nil
+    require("gf.fs").remove_tree(self.dir)
   end
 end
 

@@ -9,6 +9,7 @@ local paths = require("spec.support.paths")
 local files = require("spec.support.files")
 local rawhttp = require("spec.support.rawhttp")
 local log = require("gf.log")
+local proc = require("gf.proc")
 
 local PORT = 19140
 local raw
@@ -56,6 +57,7 @@ describe("gf.server #unit", function()
         return 201, { got = v, ctype = q.headers["content-type"] }, { ["X-Reply"] = "yes" }
       end)
       r:put("/api/runs/:id", function(q) return 204 end)
+      r:post("/api/len", function(q) return 200, tostring(#q.body) end)
       r:get("/text", function(q)
         seen.req = q
         return 200, "plain"
@@ -79,6 +81,8 @@ describe("gf.server #unit", function()
     it("captures :params and a final *rest, and parses the query", function()
       local res = req(PORT, "/api/runs/r-42", { query = { a = "b c", n = "1", e = "" } })
       assert.same({ id = "r-42", query = { a = "b c", n = "1", e = "" } }, json.decode(res.body))
+      res = req(PORT, "/api/runs/a%20b%C3%A9/files/x")
+      assert.same({ id = "a b\xC3\xA9", path = "x" }, json.decode(res.body))
       res = req(PORT, "/api/runs/7/files/a/b/c.txt")
       assert.same({ id = "7", path = "a/b/c.txt" }, json.decode(res.body))
     end)
@@ -95,6 +99,15 @@ describe("gf.server #unit", function()
       res = req(PORT, "/api/echo", { method = "POST", body = "{nope" })
       assert.equal(400, res.status)
       assert.matches("json.decode", json.decode(res.body).error)
+    end)
+
+    it("takes a body of the default limit (1 MiB) and refuses one byte more", function()
+      local body = ("x"):rep(1048576)
+      local res = req(PORT, "/api/len", { method = "POST", body = body .. "x" })
+      assert.equal(413, res.status)
+      res = req(PORT, "/api/len", { method = "POST", body = body })
+      assert.equal(200, res.status)
+      assert.equal("1048576", res.body)
     end)
 
     it("gives the request's method, path, lower-case headers and remote address", function()
@@ -177,6 +190,24 @@ describe("gf.server #unit", function()
       s:close()
     end)
 
+    it("binds 0.0.0.0 when asked, and IPv6 addresses", function()
+      local s = assert(server.listen({ bind = "0.0.0.0", port = PORT + 1 }, function(q)
+        return 200, q.remote
+      end))
+      assert.equal("127.0.0.1", req(PORT + 1, "/").body)
+      s:close()
+      local s6, err = server.listen({ bind = "::1", port = PORT + 1 }, function(q)
+        return 200, q.remote
+      end)
+      if s6 then -- a machine without IPv6 loopback says so in err
+        local u6 = ("http://[::1]:%d/"):format(PORT + 1)
+        assert.equal("::1", req(PORT + 1, "/", { url = u6 }).body)
+        s6:close()
+      else
+        assert.matches("::1", err, 1, true)
+      end
+    end)
+
     it("refuses a bad bind address and misuse", function()
       assert.same({ nil, "server.listen: bind address 'example.org' is not a numeric IP address",
         "invalid_input" }, { server.listen({ bind = "example.org" }, function() end) })
@@ -202,10 +233,13 @@ describe("gf.server #unit", function()
       files.write(dir .. "/site/.hidden", "hidden")
       files.write(dir .. "/secret.txt", "TOP-SECRET")
       files.write(outside .. "/other.txt", "OUTSIDE")
-      os.execute(("ln -s '%s/other.txt' '%s/site/link.txt'"):format(outside, dir))
+      assert.equal(0, assert(proc.run({ "ln", "-s", outside .. "/other.txt",
+        dir .. "/site/link.txt" })).code)
       local r = server.router()
       r:get("/api/x", function() return 200, { x = 1 } end)
       r:static("/", dir .. "/site")
+      r:get("/api/after", function() return 200, { after = true } end) -- behind the static "/"
+      r:post("/index.html", function() return 200, "posted" end)
       srv = assert(server.listen({ port = PORT + 2 }, r))
     end)
     teardown(function()
@@ -222,6 +256,11 @@ describe("gf.server #unit", function()
       res = req(PORT + 2, "/css/app.css")
       assert.equal("body{}", res.body)
       assert.equal("text/css; charset=utf-8", res.headers["content-type"])
+      assert.equal("no-cache", res.headers["cache-control"])
+      local again = req(PORT + 2, "/css/app.css",
+        { headers = { ["If-Modified-Since"] = res.headers["last-modified"] } })
+      assert.equal(304, again.status)
+      assert.equal("", again.body)
       res = req(PORT + 2, "/data.bin")
       assert.equal("\0\1\2", res.body)
       assert.equal("application/octet-stream", res.headers["content-type"])
@@ -232,14 +271,18 @@ describe("gf.server #unit", function()
       assert.same({ x = 1 }, json.decode(req(PORT + 2, "/api/x").body))
       assert.equal(404, req(PORT + 2, "/missing.txt").status)
       assert.equal(404, req(PORT + 2, "/.hidden").status)
-      assert.equal(405, req(PORT + 2, "/index.html", { method = "POST" }).status)
+      assert.same({ after = true }, json.decode(req(PORT + 2, "/api/after").body))
+      assert.equal("posted", req(PORT + 2, "/index.html", { method = "POST" }).body)
+      local res405 = req(PORT + 2, "/css/app.css", { method = "DELETE" })
+      assert.equal(405, res405.status)
+      assert.equal("GET, HEAD", res405.headers.allow)
     end)
 
     it("refuses traversal out of the directory", function()
       for _, target in ipairs({ "/../secret.txt", "/%2e%2e/secret.txt", "/css/../../secret.txt",
         "/..%2fsecret.txt", "/css/%2E%2E/%2E%2E/secret.txt", "/link.txt" }) do
-        local r = raw:run(PORT + 2, { data = ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-          :format(target), wait = 5 })
+        local data = ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"):format(target)
+        local r = raw:run(PORT + 2, { data = data, wait = 5 })
         local st = status_of(r.response)
         assert.is_true(st == 403 or st == 404, target .. ": " .. r.response)
         assert.is_nil(r.response:find("TOP-SECRET", 1, true), target)
@@ -272,6 +315,12 @@ describe("gf.server #unit", function()
         assert.equal(400, status_of(r.response), ("%q: %s"):format(data, r.response))
         assert.is_true(r.closed)
       end
+      local big = raw:run(PORT + 3, { data = "GET /hi HTTP/1.1\r\nHost: x\r\nX-Big: "
+        .. ("a"):rep(40000) .. "\r\n\r\n", wait = 3 })
+      assert.equal(431, status_of(big.response), big.response:sub(1, 200))
+      big = raw:run(PORT + 3, { data = "GET /" .. ("a"):rep(40000) .. " HTTP/1.1\r\n\r\n",
+        wait = 3 })
+      assert.equal(414, status_of(big.response), big.response:sub(1, 200))
       -- no space at all, or TLS bytes: libmicrohttpd closes without a reply
       for _, data in ipairs({ "GARBAGE\r\n\r\n", "\22\3\1\0\200\1\0\0\124\3\3\r\n\r\n" }) do
         local r = raw:run(PORT + 3, { data = data, wait = 3 })
@@ -292,10 +341,26 @@ describe("gf.server #unit", function()
         .. "Transfer-Encoding: chunked\r\n\r\n50\r\n" .. ("x"):rep(80) .. "\r\n50\r\n"
         .. ("y"):rep(80) .. "\r\n0\r\n\r\n", wait = 3 })
       assert.equal(413, status_of(r.response), r.response)
+      -- announced sizes: waiting for 100 Continue, or far too large to read: 413 at once
+      for _, head in ipairs({ "Content-Length: 101\r\nExpect: 100-continue\r\n",
+        "Content-Length: 999999999\r\n" }) do
+        r = raw:run(PORT + 3, { data = "POST /echo HTTP/1.1\r\nHost: x\r\n" .. head .. "\r\n",
+          wait = 3 })
+        assert.equal(413, status_of(r.response), r.response)
+        assert.is_nil(r.response:find("100 Continue", 1, true))
+      end
       assert.equal(before, calls)
       res = req(PORT + 3, "/echo", { method = "POST", body = ("z"):rep(100) })
       assert.equal(200, res.status)
       assert.equal(("z"):rep(100), res.body)
+    end)
+
+    it("closes an idle keep-alive connection silently: the next request goes through", function()
+      assert.equal("hi", req(PORT + 3, "/hi").body)
+      task.sleep(1.4) -- past the timeout: the pooled connection is closed
+      local res = req(PORT + 3, "/hi")
+      assert.equal(200, res.status)
+      assert.equal("hi", res.body)
     end)
 
     it("cuts off a client that trickles its headers while others are served", function()
@@ -322,7 +387,7 @@ describe("gf.server #unit", function()
         function() return 200, "ok" end))
       finally(function() srv:close() end)
       local hold = raw:spawn(PORT + 4, { hold = 1.5, count = 2 })
-      task.sleep(0.3)
+      while srv:connections() < 2 do task.sleep(0.01) end
       local t = task.spawn(function() return req(PORT + 4, "/") end)
       task.sleep(0.5)
       assert.is_false(t:done()) -- both connections are taken
@@ -355,7 +420,7 @@ describe("gf.server #unit", function()
       local ticks, slow_done = 0, false
       local r = server.router()
       r:get("/slow", function()
-        task.sleep(0.6)
+        task.sleep(1)
         return 200, "slow"
       end)
       r:get("/fast", function() return 200, "fast" end)
@@ -396,17 +461,16 @@ describe("gf.server #unit", function()
         local task = require("gf.task")
         local srv = assert(server.listen({ port = %d }, function(q)
           if q.path == "/slow" then
-            io.open(%q, "w"):close()
+            local f = io.open(%q, "w")
+            f:write(require("gf.host").pid())
+            f:close()
             task.sleep(30)
           end
           return 200, "up"
         end))
       ]]):format(PORT + 1, dir .. "/entered"))
-      local cmd = ("(%q run %q >%q 2>&1; echo $? >%q) & echo $!"):format(paths.gfhost,
-        dir .. "/serve.lua", dir .. "/log", dir .. "/rc")
-      local p = assert(io.popen(cmd, "r"))
-      local pid = assert(tonumber(p:read("l")))
-      p:close()
+      local run = task.spawn(proc.run, { paths.gfhost, "run", dir .. "/serve.lua" },
+        { timeout = 60 })
       local up
       for _ = 1, 500 do
         up = http.request({ url = url(PORT + 1, "/"), retry = false })
@@ -415,22 +479,30 @@ describe("gf.server #unit", function()
       end
       assert.equal("up", up and up.body)
       local t = task.spawn(function() return req(PORT + 1, "/slow") end)
-      while not files.read(dir .. "/entered") do task.sleep(0.01) end
-      -- the subshell's child is gfhost: signal it by its own PID
-      local pp = assert(io.popen("pgrep -P " .. pid, "r"))
-      local child = assert(tonumber(pp:read("l")))
-      pp:close()
-      os.execute("kill -TERM " .. child)
+      local pid
+      while not pid do
+        pid = tonumber(files.read(dir .. "/entered") or "")
+        if not pid then task.sleep(0.01) end
+      end
+      assert(proc.run("kill -TERM " .. pid)) -- the server, by its own PID (sh's builtin kill)
       local _, res = task.wait(t)
       assert.equal(503, res.status)
       assert.same({ error = "server stopping" }, json.decode(res.body))
-      local rc
-      for _ = 1, 500 do
-        rc = files.read(dir .. "/rc")
-        if rc then break end
-        task.sleep(0.02)
-      end
-      assert.equal("130", rc and rc:match("%d+"), files.read(dir .. "/log"))
+      local _, r = task.wait(run)
+      assert.equal(130, r.code, r.stderr)
+    end)
+
+    it("does not keep a failed script alive", function()
+      local dir = assert(fs.tempdir("gfserver-"))
+      finally(function() fs.remove_tree(dir) end)
+      files.write(dir .. "/fail.lua", ([[
+        local server = require("gf.server")
+        assert(server.listen({ port = %d }, function() return 200 end))
+        require("gf.host").fail("cannot go on", 2)
+      ]]):format(PORT + 1))
+      local r = assert(proc.run({ paths.gfhost, "run", dir .. "/fail.lua" }, { timeout = 30 }))
+      assert.equal(2, r.code, r.stderr)
+      assert.matches("cannot go on", r.stderr, 1, true)
     end)
 
     it("lets an in-flight request finish, then refuses connections", function()
@@ -451,6 +523,21 @@ describe("gf.server #unit", function()
       local none, err, code = http.request({ url = url(port, "/"), retry = false })
       assert.is_nil(none)
       assert.equal("network", code, err)
+    end)
+
+    it("can be closed by one of its handlers", function()
+      local port = PORT + 7
+      local srv
+      srv = assert(server.listen({ port = port }, function()
+        srv:close()
+        return 200, "bye", { ["Content-Length"] = "999" }
+      end))
+      finally(function() srv:close() end)
+      local res = req(port, "/shutdown")
+      assert.equal("bye", res.body)
+      assert.equal("3", res.headers["content-length"])
+      while srv:in_flight() > 0 or not srv._done do task.sleep(0.01) end
+      assert.is_nil(http.request({ url = url(port, "/"), retry = false }))
     end)
 
     it("answers 503 for a handler still running at the deadline", function()
