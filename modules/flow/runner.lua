@@ -21,6 +21,7 @@
 -- for the final node, whose outcomes list every node).
 local task = require("gf.task")
 local store_mod = require("gf.flow.store")
+local clock = require("gf.time").now
 
 local M = {}
 
@@ -63,6 +64,7 @@ function M.run(wf, opts)
   wf:validate()
   local store = opts.store or store_mod.memory()
   local run_id = opts.run_id or default_run_id(wf, opts.params)
+  store_mod.note_run(store, run_id, wf.name)
   local function previous(node_id)
     local rec, msg, code = store:get_node(run_id, node_id)
     if rec then return rec end
@@ -118,7 +120,8 @@ function M.run(wf, opts)
     local attempts = t.retries + 1
     local status, value, last
     for attempt = 1, attempts do
-      record(node_id, { status = "running", attempts = attempt })
+      local started = clock() -- every record of this attempt carries it (durations)
+      record(node_id, { status = "running", attempts = attempt, started = started })
       local r
       if t.timeout then
         r = table.pack(task.timeout(t.timeout, t.run, ctx_for(node_id, attempt), item))
@@ -128,14 +131,14 @@ function M.run(wf, opts)
       end
       if r[1] then
         status, value = "completed", r[2]
-        last = { status = "completed", attempts = attempt, output = value }
+        last = { status = "completed", attempts = attempt, output = value, started = started }
         record(node_id, last)
         break
       end
       local e = err_text(r[2])
       if task.interrupted() then
         status, value = "interrupted", e
-        last = { status = "interrupted", attempts = attempt, error = e }
+        last = { status = "interrupted", attempts = attempt, error = e, started = started }
         record(node_id, last)
         break
       end
@@ -146,12 +149,12 @@ function M.run(wf, opts)
         local ok = pcall(sleep, t.backoff * 2 ^ (attempt - 1))
         if not ok then
           status = "interrupted"
-          last = { status = "interrupted", attempts = attempt, error = e }
+          last = { status = "interrupted", attempts = attempt, error = e, started = started }
           record(node_id, last)
           break
         end
       else
-        last = { status = "failed", attempts = attempt, error = e }
+        last = { status = "failed", attempts = attempt, error = e, started = started }
         record(node_id, last)
         log.error("node failed", { workflow = wf.name, node = node_id, attempts = attempt, error = e })
       end
@@ -436,6 +439,7 @@ function M.run_one(wf, node_id, opts)
   if arg == nil then return nil, msg, code end
   if arg == false then arg = nil end
   local attempt
+  local started = clock()
   if opts.lease then
     local got, a, c = M.claim(store, run_id, node_id, opts.lease)
     if got ~= "claimed" then
@@ -446,7 +450,8 @@ function M.run_one(wf, node_id, opts)
     attempt = a
   else
     attempt = (done and done.attempts or 0) + 1
-    store_mod.save(store, run_id, node_id, { status = "running", attempts = attempt })
+    store_mod.save(store, run_id, node_id, { status = "running", attempts = attempt,
+      started = started })
   end
   local ctx = { workflow = wf.name, run_id = run_id, params = params, output = outputs,
     node = node_id, attempt = attempt, log = opts.log or logger() }
@@ -459,11 +464,11 @@ function M.run_one(wf, node_id, opts)
   end
   local rec
   if r[1] then
-    rec = { status = "completed", attempts = attempt, output = r[2] }
+    rec = { status = "completed", attempts = attempt, output = r[2], started = started }
   elseif task.interrupted() then
-    rec = { status = "interrupted", attempts = attempt, error = err_text(r[2]) }
+    rec = { status = "interrupted", attempts = attempt, error = err_text(r[2]), started = started }
   else
-    rec = { status = "failed", attempts = attempt, error = err_text(r[2]) }
+    rec = { status = "failed", attempts = attempt, error = err_text(r[2]), started = started }
   end
   if opts.lease then
     -- only while this worker still holds the node: a worker whose lease ran out and was taken

@@ -122,7 +122,7 @@ end
 
 -- Native cores report the library they wrap as _LIBRARY and _LIBVERSION.
 local CORES = { "http", "aws", "json", "yaml", "csv", "fs", "time", "sqlite", "state", "amqp",
-  "raster", "grib" }
+  "server", "raster", "grib" }
 
 local function version_report()
   local out = io.stdout
@@ -182,6 +182,8 @@ M.COMMANDS = {
     function(...) return require("gf.flow.cli").task_main(...) end },
   { "worker", "--queue URL", "run workflow nodes from an SQS queue",
     function(...) return require("gf.flow.cli").worker_main(...) end },
+  { "serve", "--state PATH|URL", "serve the status page and its JSON API (docs/serve.md)",
+    function(...) return require("serve.cli").main(...) end },
   { "version", "", "gfhost and library versions", version_report },
   { "help", "", "this text" },
 }
