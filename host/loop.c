@@ -229,7 +229,6 @@ static void run_watchers(gf_loop *loop)
     if (w->oneshot) gf_watch_stop(loop, w);
     const char *name = w->name ? w->name : "a watcher callback"; /* the callback may free w */
     int64_t t0 = gf_now_ms();
-    const char *name = w->name ? w->name : "a watcher callback"; /* cb may free w */
     w->cb(loop, w, io_events(loop->ready[i].events));
     gf_loop_check_stall(loop, t0, name);
   }
