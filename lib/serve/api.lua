@@ -231,7 +231,7 @@ function A:payloads(q)
   local cw = q.collections_workflow
   if cw == nil or cw == "" then
     local list, msg, code = self.store:collections_workflows(M.MAX_LIMIT)
-    if not list and code ~= "unsupported" then return failed(msg, code) end
+    if not list and code ~= "invalid_input" then return failed(msg, code) end
     -- the ones given to `gfhost serve --collections-workflow` first, then the listed ones
     local out, seen = {}, {}
     for _, l in ipairs({ self.collections_workflows, list or {} }) do

@@ -536,11 +536,11 @@ function Store:payload_stats(q)
 end
 
 -- The collections_workflow keys the backend can list cheaply (SQLite), or nil, msg,
--- "unsupported" (DynamoDB would have to scan the table).
+-- "invalid_input" (DynamoDB would have to scan the table).
 function Store:collections_workflows(limit)
   check_closed(self)
   if not self.backend.collections_workflows then
-    return nil, "state.collections_workflows: not listed by this backend", "unsupported"
+    return nil, "state.collections_workflows: not listed by this backend", "invalid_input"
   end
   return self.backend:collections_workflows(limit or 1000)
 end
