@@ -79,11 +79,7 @@ end
 local function is_api(path) return path:sub(1, 5) == "/api/" end
 
 local function read_file(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
+  return (require("gf.fs").read(path)) -- nil when missing; read on the worker pool
 end
 
 function M.new(opts)
