@@ -7,7 +7,8 @@
 --
 -- Tasks: `months` expands the collection template over the span (one item per month, the
 -- original generateCollections); `month` runs once per month (viirs.month: discover, download,
--- zonal statistics, CSVs; retried twice); the final `report` logs the months that did not
+-- zonal statistics, CSVs; one retry after 2 s, which
+-- redoes only the tiles without CSVs); the final `report` logs the months that did not
 -- complete. Parameters: lib/viirs/params.lua (span, collection, host, out, zones, tiles, work,
 -- downloads, retries, extract, keep). docs/viirs.md has the whole story.
 local flow = require("gf.flow")
@@ -40,8 +41,8 @@ wf:task {
   after = { "months" },
   foreach = function(ctx) return ctx.output.months end,
   key = function(item) return item.month end,
-  retries = 2,
-  backoff = 5,
+  retries = 1,
+  backoff = 2,
   run = function(ctx, item)
     return require("viirs.month").run(item, params(ctx), ctx.log)
   end,

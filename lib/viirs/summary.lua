@@ -101,7 +101,7 @@ local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 --- The gnuplot script for a data file with one block per zone ("month value" lines).
 function M.gnuplot_script(path, data, zones, opts, nmonths)
-  local ext = path:lower():match("%.(%w+)$")
+  local ext = opts.format or path:lower():match("%.(%w+)$")
   local term = ext == "svg" and "svg size 1000,560 dynamic background rgb 'white'"
     or "pngcairo size 1000,560"
   local lines = {
@@ -144,7 +144,8 @@ function M.plot(path, rows, opts)
   local data, script = dir .. "/series.dat", dir .. "/plot.gp"
   assert(fs.write(data, table.concat(blocks, "\n\n\n") .. "\n"))
   local tmp = path .. ".gftmp-" .. require("gf.host").pid()
-  assert(fs.write(script, M.gnuplot_script(tmp, data, s.zones, opts, #s.months)))
+  assert(fs.write(script, M.gnuplot_script(tmp, data, s.zones,
+    { title = opts.title, format = ext }, #s.months)))
   local gp = opts.gnuplot or "gnuplot"
   local ok = os.execute(("%s %s >%s 2>&1"):format(gp, q(script), q(dir .. "/gnuplot.log")))
   local glog = fs.read(dir .. "/gnuplot.log") or ""
