@@ -7,7 +7,8 @@
 --                `.`, `\.` and other escapes, `\d \w \s` (and upper case), `[...]` classes,
 --                `* + ? *?` on one item, `{n}` `{n,m}`, `( )` groups without quantifiers, `^ $`.
 --                Alternation and quantified groups are refused with a message.
--- match(names, regex) -> list of names | nil, msg      unanchored, as JavaScript's String.match
+-- match(names, regex) -> list of names | nil, msg      the regex must match the whole name (as
+--                Cumulus' file regexes are meant: "(.*)\.tgz" takes x.tgz, not x.tgz.md5)
 local M = {}
 
 local function url_decode(s)
@@ -123,6 +124,8 @@ end
 function M.match(names, regex)
   local pat, err = M.pattern(regex)
   if not pat then return nil, err end
+  if pat:sub(1, 1) ~= "^" then pat = "^" .. pat end
+  if pat:sub(-1) ~= "$" or pat:sub(-2) == "%$" then pat = pat .. "$" end
   local out = {}
   for _, name in ipairs(names) do
     if name:find(pat) then out[#out + 1] = name end

@@ -209,7 +209,9 @@ function M.run(item, p, log)
   local msgs = {}
   for _, f in ipairs(failures or {}) do
     nfail = nfail + 1
-    msgs[#msgs + 1] = type(f) == "table" and tostring(f.error or f.message or f[1]) or tostring(f)
+    local e = type(f) == "table" and f.error or f
+    e = type(e) == "table" and (e.message or e[1]) or e
+    msgs[#msgs + 1] = (tostring(e):gsub("\nstack traceback:.*$", ""))
   end
   if nfail > 0 then
     table.sort(msgs)

@@ -8,6 +8,7 @@ stddev, skew, count}}}. Each raster is opened once and read per zone window.
 usage: viirs_expect.py ZONES_DIR TGZ...
 """
 import json, math, os, sys, tarfile
+os.environ["CPL_VSIL_GZIP_WRITE_PROPERTIES"] = "NO"  # nothing written beside the served .tgz
 import numpy as np
 import rasterio
 from rasterio import features, windows

@@ -54,8 +54,9 @@ class H(testserver.Handler):
             for n in sorted(os.listdir(p)):
                 full = os.path.join(p, n)
                 href = urllib.parse.quote(n) + ("/" if os.path.isdir(full) else "")
+                size = os.path.getsize(full) if os.path.exists(full) else 0  # a dangling link: 404
                 rows.append('<tr><td><a href="%s">%s</a></td><td align="right">%d</td></tr>'
-                            % (href, html.escape(n), os.path.getsize(full)))
+                            % (href, html.escape(n), size))
             body = ("<html><head><title>Index of %s</title></head><body><h1>Index of %s</h1>"
                     "<table><tr><th><a href=\"?C=N;O=D\">Name</a></th></tr>%s</table></body></html>"
                     % (html.escape(path), html.escape(path), "\n".join(rows))).encode()

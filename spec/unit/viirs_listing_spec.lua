@@ -39,11 +39,12 @@ describe("viirs.listing", function()
     assert.matches("%(%?%.%.%.%)", select(2, listing.pattern("(?:x)")))
   end)
 
-  it("matches names unanchored, as String.match did", function()
-    local got = assert(listing.match(listing.names(APACHE), "(.*)\\.tgz"))
+  it("matches whole names", function()
+    local got = assert(listing.match(listing.names(APACHE .. '<a href="x.tgz.md5">m</a>'), "(.*)\\.tgz"))
     assert.equal(2, #got)
     assert.same({ "SVDNB_npp_20180301-20180331_75N180W_vcmcfg_v10_c201804022005.tgz" },
-      listing.match(got, "75N180W"))
+      listing.match(got, ".*75N180W.*"))
+    assert.same({}, listing.match(got, "75N180W"))
   end)
 end)
 
