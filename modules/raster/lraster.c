@@ -27,7 +27,17 @@
 #include "lgdaljob.h"
 #include "raster.h"
 
-enum { OP_INFO, OP_TRANSLATE, OP_WARP, OP_PREVIEW, OP_STATS, OP_ZONAL, OP_FOOTPRINT, OP_LIST, OP_EXTRACT };
+enum {
+  OP_INFO,
+  OP_TRANSLATE,
+  OP_WARP,
+  OP_PREVIEW,
+  OP_STATS,
+  OP_ZONAL,
+  OP_FOOTPRINT,
+  OP_LIST,
+  OP_EXTRACT
+};
 
 typedef struct {
   int op;
@@ -379,12 +389,11 @@ int luaopen_gf_raster_core(lua_State *L);
 
 int luaopen_gf_raster_core(lua_State *L)
 {
-  static const luaL_Reg funcs[] = {{"configure", r_configure}, {"config", r_config},
-                                   {"info", r_info},           {"translate", r_translate},
-                                   {"warp", r_warp},           {"preview", r_preview},
-                                   {"stats", r_stats},         {"zonal", r_zonal},
-                                   {"footprint", r_footprint}, {"list", r_list},
-                                   {"extract", r_extract},     {NULL, NULL}};
+  static const luaL_Reg funcs[] = {
+      {"configure", r_configure}, {"config", r_config},   {"info", r_info},
+      {"translate", r_translate}, {"warp", r_warp},       {"preview", r_preview},
+      {"stats", r_stats},         {"zonal", r_zonal},     {"footprint", r_footprint},
+      {"list", r_list},           {"extract", r_extract}, {NULL, NULL}};
   luaL_newlib(L, funcs);
   lua_pushstring(L, "GDAL");
   lua_setfield(L, -2, "_LIBRARY");
