@@ -19,6 +19,8 @@
 -- discover(item, params) -> list of {name, url} | nil, msg, code
 -- plan_outputs(item, tiles, zones) -> list of CSV names
 -- csv_text(stats) -> the CSV (header min,max,mean,stddev,skew,count and one row)
+-- tile_stats(tgz, name, groups, params, workdir) -> list of {zone, kind, stats}   one tile's rasters
+-- download(tile, dest, params) -> {bytes, seconds, reused}   one tile (bench/viirs_bench.sh uses both)
 local collection = require("viirs.collection")
 local listing = require("viirs.listing")
 local names = require("viirs.names")
@@ -102,10 +104,11 @@ local function tile_done(store, zones, month, tile)
 end
 
 -- Zonal statistics of every raster in one downloaded .tgz -> list of {zone, kind, stats}.
-local function tile_stats(path, tname, groups, p, workdir)
+function M.tile_stats(path, tname, groups, p, workdir)
   local raster = require("gf.raster")
   local members, err = raster.list(path)
   if not members then
+    os.remove(path) -- downloaded again by the retry
     error(("tile %s: corrupt or unreadable .tgz (%s)"):format(tname, err), 0)
   end
   local rasters = {}
@@ -127,14 +130,18 @@ local function tile_stats(path, tname, groups, p, workdir)
     if p.extract then
       extracted = workdir .. "/" .. (r.name:match("([^/]+)$"))
       local ok, xerr = raster.extract(src, extracted)
-      if not ok then error(("tile %s: %s"):format(tname, xerr), 0) end
+      if not ok then
+        os.remove(path)
+        error(("tile %s: corrupt or unreadable .tgz: %s"):format(tname, xerr), 0)
+      end
       src = extracted
     end
     for _, g in ipairs(groups) do
       local res, zerr = raster.zonal_stats(src, g, { nodata = 0 })
       if not res then
         if extracted then os.remove(extracted) end
-        error(("tile %s: %s: %s"):format(tname, r.name, zerr), 0)
+        os.remove(path) -- a truncated or damaged member: downloaded again by the retry
+        error(("tile %s: corrupt or unreadable .tgz: %s: %s"):format(tname, r.name, zerr), 0)
       end
       for _, z in ipairs(res) do
         rows[#rows + 1] = { zone = z.properties.gfhost_zone, kind = r.kind, stats = z }
@@ -145,7 +152,7 @@ local function tile_stats(path, tname, groups, p, workdir)
   return rows
 end
 
-local function download(t, dest, p)
+function M.download(t, dest, p)
   local http, fs = require("gf.http"), require("gf.fs")
   if fs.exists(dest) then -- committed by an earlier attempt: complete and size-checked
     return { bytes = fs.stat(dest).size, seconds = 0, reused = true }
@@ -154,8 +161,10 @@ local function download(t, dest, p)
     shared.slots, shared.n = http.slots(p.downloads), p.downloads
   end
   local t0 = now()
+  -- sync = false: a tile is scratch data, read once and removed; the rename stays atomic, and a
+  -- file a machine crash left corrupt fails its tile_stats, which removes it for the retry.
   local res, err = http.download(t.url, dest, { slots = shared.slots, connect_timeout = 30,
-    idle_timeout = 120, retry = { attempts = p.retries + 1, base = 0.5, max_delay = 30 } })
+    idle_timeout = 120, sync = false, retry = { attempts = p.retries + 1, base = 0.5, max_delay = 30 } })
   if not res then error(("tile %s: %s"):format(t.name, err), 0) end
   return { bytes = res.bytes or fs.stat(dest).size, seconds = now() - t0 }
 end
@@ -187,9 +196,9 @@ function M.run(item, p, log)
   local csvs, bytes = 0, 0
   local _, failures = task.map(todo, function(t)
     local dest = workdir .. "/" .. t.name
-    local d = download(t, dest, p)
+    local d = M.download(t, dest, p)
     bytes = bytes + d.bytes
-    local rows = tile_stats(dest, t.name, groups, p, workdir)
+    local rows = M.tile_stats(dest, t.name, groups, p, workdir)
     for _, r in ipairs(rows) do
       local name = names.csv_name(r.zone, item.month, t.tile, r.kind)
       local ok, err = store:put(name, M.csv_text(r.stats))
