@@ -5,21 +5,18 @@
 ** itself loaded on first require), so a script that does no HTTP never loads libcurl and its
 ** two dozen dependencies (about 4 ms of dynamic linking per start on this machine).
 **
-** On first use it creates the multi handle and installs it as the loop's poller, driven through
-** libcurl's socket interface: libcurl names the sockets it wants watched (socket callback) and
-** when it next needs a call (timer callback); the loop waits in epoll_wait on those sockets and
-** its wake-up pipe, then hands each ready socket to curl_multi_socket_action. Only transfers
-** with something to do are touched: curl_multi_perform would poll every transfer's socket on
-** every step (a dozen poll calls per request at 16 in flight). The state lives in a userdata in
-** the registry; its __gc (run by lua_close, before the module is unloaded) removes the poller
-** and cleans up libcurl.
+** libcurl is one event source among others, driven through its socket interface: it names the
+** sockets it wants watched (on_socket: one loop watcher per socket) and when it next needs a call
+** (on_timer: one loop timer). A ready socket or the due timer goes to curl_multi_socket_action,
+** which touches only the transfers with something to do. Once a second every transfer also gets
+** a curl_multi_perform turn, so that progress callbacks (gf.http's idle timeout) see a stalled
+** transfer. The state lives in a userdata in the registry; its __gc (run by lua_close, before
+** the module is unloaded) stops the watchers and timers and cleans up libcurl.
 */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <unistd.h>
 
 #include <curl/curl.h>
 #include <lauxlib.h>
@@ -28,19 +25,19 @@
 #include "gf.h"
 #include "host.h"
 
-#define MAX_EVENTS 64
+typedef struct curl_sock curl_sock;
+struct curl_sock {
+  gf_watch w;
+  curl_sock *prev, *next;
+};
 
 typedef struct curl_loop {
-  gf_poller poller;
   gf_loop *loop;
   CURLM *multi;
-  int running;     /* easy handles attached */
-  int epfd;        /* libcurl's sockets and the loop's wake-up pipe */
-  int wake_fd;     /* the pipe, once added (-1 before) */
-  int64_t due_ms;  /* when libcurl wants its timeout call (-1: no timer) */
-  int64_t tick_ms; /* next curl_multi_perform over every transfer (see cl_process) */
-  int nready;      /* events of the last wait, for cl_process */
-  struct epoll_event ready[MAX_EVENTS];
+  int running;      /* easy handles attached */
+  gf_timer timeout; /* libcurl's timer (in the loop's heap while due_ms >= 0) */
+  gf_timer tick;    /* the once-a-second turn for every transfer */
+  curl_sock *socks; /* every watched socket */
 } curl_loop;
 
 typedef struct gf_curlop {
@@ -55,90 +52,12 @@ typedef struct gf_curlop {
 } gf_curlop;
 
 static const char CURL_LOOP_KEY = 'c';
-static char WATCHED; /* socketp of a socket in the epoll set */
 
-/* libcurl: watch s for what (CURL_POLL_IN / OUT / INOUT), or stop (CURL_POLL_REMOVE). */
-static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+/* Complete the operations of finished transfers. */
+static void finish_done(curl_loop *cl)
 {
-  (void)easy;
-  curl_loop *cl = userp;
-  if (what == CURL_POLL_REMOVE) {
-    /* the socket may be closed already: epoll then dropped it itself */
-    (void)epoll_ctl(cl->epfd, EPOLL_CTL_DEL, s, NULL);
-    curl_multi_assign(cl->multi, s, NULL);
-    return 0;
-  }
-  struct epoll_event ev = {.events = 0, .data.fd = s};
-  if (what & CURL_POLL_IN) ev.events |= EPOLLIN;
-  if (what & CURL_POLL_OUT) ev.events |= EPOLLOUT;
-  int op = socketp ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-  if (epoll_ctl(cl->epfd, op, s, &ev) != 0) {
-    /* a reused descriptor number: the registration is the other kind */
-    op = errno == EEXIST ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    if (epoll_ctl(cl->epfd, op, s, &ev) != 0) return -1;
-  }
-  if (!socketp) curl_multi_assign(cl->multi, s, &WATCHED);
-  return 0;
-}
-
-/* libcurl: call curl_multi_socket_action(CURL_SOCKET_TIMEOUT) in timeout_ms (-1: never). */
-static int on_timer(CURLM *multi, long timeout_ms, void *userp)
-{
-  (void)multi;
-  curl_loop *cl = userp;
-  cl->due_ms = timeout_ms < 0 ? -1 : gf_now_ms() + timeout_ms;
-  return 0;
-}
-
-static void cl_wait(void *ctx, int wake_fd, int timeout_ms)
-{
-  curl_loop *cl = ctx;
-  if (cl->wake_fd != wake_fd) {
-    struct epoll_event ev = {.events = EPOLLIN, .data.fd = wake_fd};
-    if (epoll_ctl(cl->epfd, EPOLL_CTL_ADD, wake_fd, &ev) == 0 || errno == EEXIST)
-      cl->wake_fd = wake_fd;
-  }
-  int64_t due = cl->due_ms;
-  if (cl->running > 0 && (due < 0 || cl->tick_ms < due)) due = cl->tick_ms;
-  if (due >= 0) {
-    int64_t left = due - gf_now_ms();
-    if (left < timeout_ms || timeout_ms < 0) timeout_ms = left < 0 ? 0 : (int)left;
-  }
-  int n = epoll_wait(cl->epfd, cl->ready, MAX_EVENTS, timeout_ms);
-  cl->nready = n < 0 ? 0 : n;
-}
-
-static int cselect(uint32_t events)
-{
-  int mask = 0;
-  if (events & EPOLLIN) mask |= CURL_CSELECT_IN;
-  if (events & EPOLLOUT) mask |= CURL_CSELECT_OUT;
-  if (events & (EPOLLERR | EPOLLHUP)) mask |= CURL_CSELECT_ERR;
-  return mask;
-}
-
-static void cl_process(void *ctx)
-{
-  curl_loop *cl = ctx;
-  int still, left;
-  for (int i = 0; i < cl->nready; i++) {
-    int fd = cl->ready[i].data.fd;
-    if (fd == cl->wake_fd) continue; /* drained by the loop */
-    curl_multi_socket_action(cl->multi, fd, cselect(cl->ready[i].events), &still);
-  }
-  cl->nready = 0;
-  int64_t now = gf_now_ms();
-  if (cl->due_ms >= 0 && now >= cl->due_ms) {
-    cl->due_ms = -1; /* the call sets the next one */
-    curl_multi_socket_action(cl->multi, CURL_SOCKET_TIMEOUT, 0, &still);
-  }
-  /* Once a second every transfer gets a turn even when its socket is silent: the progress
-     callbacks then run, and gf.http's idle timeout sees a stalled transfer. */
-  if (cl->running > 0 && now >= cl->tick_ms) {
-    cl->tick_ms = now + 1000;
-    curl_multi_perform(cl->multi, &still);
-  }
   CURLMsg *m;
+  int left;
   while ((m = curl_multi_info_read(cl->multi, &left)) != NULL) {
     if (m->msg != CURLMSG_DONE) continue;
     CURL *easy = m->easy_handle;
@@ -147,6 +66,7 @@ static void cl_process(void *ctx)
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&op);
     curl_multi_remove_handle(cl->multi, easy);
     cl->running--;
+    gf_loop_ref(cl->loop, -1);
     if (op) {
       op->result = rc;
       op->attached = 0;
@@ -155,21 +75,116 @@ static void cl_process(void *ctx)
   }
 }
 
-static int cl_pending(void *ctx)
+static void on_io(gf_loop *loop, gf_watch *w, int events)
 {
-  return ((curl_loop *)ctx)->running > 0;
+  (void)loop;
+  curl_loop *cl = w->data;
+  int mask = 0, still;
+  if (events & GF_IO_READ) mask |= CURL_CSELECT_IN;
+  if (events & GF_IO_WRITE) mask |= CURL_CSELECT_OUT;
+  if (events & GF_IO_ERROR) mask |= CURL_CSELECT_ERR;
+  curl_multi_socket_action(cl->multi, w->fd, mask, &still);
+  finish_done(cl);
+}
+
+static void free_sock(curl_loop *cl, curl_sock *cs)
+{
+  gf_watch_stop(cl->loop, &cs->w);
+  if (cs->prev)
+    cs->prev->next = cs->next;
+  else
+    cl->socks = cs->next;
+  if (cs->next) cs->next->prev = cs->prev;
+  free(cs);
+}
+
+/* libcurl: watch s for what (CURL_POLL_IN / OUT / INOUT), or stop (CURL_POLL_REMOVE). */
+static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+  (void)easy;
+  curl_loop *cl = userp;
+  curl_sock *cs = socketp;
+  if (what == CURL_POLL_REMOVE) {
+    if (cs) free_sock(cl, cs);
+    curl_multi_assign(cl->multi, s, NULL);
+    return 0;
+  }
+  if (!cs) {
+    cs = calloc(1, sizeof *cs);
+    if (!cs) return -1;
+    cs->w.fd = s;
+    cs->w.cb = on_io;
+    cs->w.data = cl;
+    cs->w.name = "libcurl";
+    cs->next = cl->socks;
+    if (cl->socks) cl->socks->prev = cs;
+    cl->socks = cs;
+    curl_multi_assign(cl->multi, s, cs);
+  }
+  int events = 0;
+  if (what & CURL_POLL_IN) events |= GF_IO_READ;
+  if (what & CURL_POLL_OUT) events |= GF_IO_WRITE;
+  return gf_watch_start(cl->loop, &cs->w, events) == 0 ? 0 : -1;
+}
+
+static void on_timeout(gf_loop *loop, gf_timer *t)
+{
+  (void)loop;
+  curl_loop *cl = (curl_loop *)((char *)t - offsetof(curl_loop, timeout));
+  int still;
+  t->due_ms = -1; /* the call may set the next one */
+  curl_multi_socket_action(cl->multi, CURL_SOCKET_TIMEOUT, 0, &still);
+  finish_done(cl);
+}
+
+/* libcurl: call curl_multi_socket_action(CURL_SOCKET_TIMEOUT) in timeout_ms (-1: never). */
+static int on_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+  (void)multi;
+  curl_loop *cl = userp;
+  if (cl->timeout.due_ms >= 0) gf_loop_timer_remove(cl->loop, &cl->timeout);
+  cl->timeout.due_ms = -1;
+  if (timeout_ms >= 0) {
+    cl->timeout.due_ms = gf_now_ms() + timeout_ms;
+    gf_loop_timer_add(cl->loop, &cl->timeout);
+  }
+  return 0;
+}
+
+static void on_tick(gf_loop *loop, gf_timer *t)
+{
+  curl_loop *cl = (curl_loop *)((char *)t - offsetof(curl_loop, tick));
+  int still;
+  t->due_ms = -1;
+  if (cl->running == 0) return;
+  curl_multi_perform(cl->multi, &still);
+  finish_done(cl);
+  if (cl->running > 0 && t->due_ms < 0) {
+    t->due_ms = gf_now_ms() + 1000;
+    gf_loop_timer_add(loop, t);
+  }
+}
+
+static void start_tick(curl_loop *cl)
+{
+  if (cl->tick.due_ms >= 0) return;
+  cl->tick.due_ms = gf_now_ms() + 1000;
+  gf_loop_timer_add(cl->loop, &cl->tick);
 }
 
 static int cl_gc(lua_State *L)
 {
   curl_loop *cl = lua_touserdata(L, 1);
   if (!cl->multi) return 0;
-  if (cl->loop->poller == &cl->poller) gf_loop_set_poller(cl->loop, NULL);
   curl_multi_cleanup(cl->multi);
   cl->multi = NULL;
   curl_global_cleanup();
-  if (cl->epfd >= 0) close(cl->epfd);
-  cl->epfd = -1;
+  while (cl->socks) free_sock(cl, cl->socks);
+  if (cl->timeout.due_ms >= 0) gf_loop_timer_remove(cl->loop, &cl->timeout);
+  if (cl->tick.due_ms >= 0) gf_loop_timer_remove(cl->loop, &cl->tick);
+  cl->timeout.due_ms = cl->tick.due_ms = -1;
+  gf_loop_ref(cl->loop, -cl->running);
+  cl->running = 0;
   return 0;
 }
 
@@ -184,8 +199,11 @@ static curl_loop *get_curl_loop(lua_State *L)
   lua_pop(L, 1);
   gf_host *h = gf_host_get(L);
   curl_loop *cl = lua_newuserdatauv(L, sizeof *cl, 0);
-  cl->multi = NULL;
-  cl->epfd = -1;
+  memset(cl, 0, sizeof *cl);
+  cl->loop = &h->loop;
+  cl->timeout.due_ms = cl->tick.due_ms = -1;
+  cl->timeout.fire = on_timeout;
+  cl->tick.fire = on_tick;
   lua_createtable(L, 0, 1);
   lua_pushcfunction(L, cl_gc);
   lua_setfield(L, -2, "__gc");
@@ -196,18 +214,6 @@ static curl_loop *get_curl_loop(lua_State *L)
     curl_global_cleanup();
     luaL_error(L, "curl_multi_init failed");
   }
-  cl->epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (cl->epfd < 0) {
-    int err = errno;
-    curl_multi_cleanup(cl->multi);
-    cl->multi = NULL;
-    curl_global_cleanup();
-    luaL_error(L, "epoll_create1: %s", strerror(err));
-  }
-  cl->wake_fd = -1;
-  cl->due_ms = -1;
-  cl->tick_ms = 0;
-  cl->nready = 0;
   curl_multi_setopt(cl->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
   curl_multi_setopt(cl->multi, CURLMOPT_SOCKETDATA, cl);
   curl_multi_setopt(cl->multi, CURLMOPT_TIMERFUNCTION, on_timer);
@@ -215,13 +221,6 @@ static curl_loop *get_curl_loop(lua_State *L)
   curl_multi_setopt(cl->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 256L);
   curl_multi_setopt(cl->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 128L);
   curl_multi_setopt(cl->multi, CURLMOPT_MAXCONNECTS, 256L);
-  cl->loop = &h->loop;
-  cl->running = 0;
-  cl->poller.ctx = cl;
-  cl->poller.wait = cl_wait;
-  cl->poller.process = cl_process;
-  cl->poller.pending = cl_pending;
-  gf_loop_set_poller(&h->loop, &cl->poller);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &CURL_LOOP_KEY);
   return cl;
 }
@@ -238,6 +237,7 @@ static void curl_release(gf_op *op)
   if (c->attached) {
     curl_multi_remove_handle(c->cl->multi, c->easy);
     c->cl->running--;
+    gf_loop_ref(c->cl->loop, -1);
     c->attached = 0;
   }
   if (c->release) c->release(c->ud);
@@ -254,7 +254,6 @@ int gf_curl(lua_State *L, CURL *easy, gf_curl_push_fn push, gf_release_fn releas
 {
   curl_loop *cl = NULL;
   gf_curlop *c = NULL;
-  gf_host *h = gf_host_get(L);
   /* Set-up can raise; ud is ours from the call on, so release it before re-raising. */
   lua_pushcfunction(L, ensure_curl_loop);
   if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
@@ -276,10 +275,6 @@ int gf_curl(lua_State *L, CURL *easy, gf_curl_push_fn push, gf_release_fn releas
   c->op.push = curl_push;
   c->op.release = curl_release;
   c->op.cancel = curl_release;
-  if (h->interrupted) {
-    curl_release(&c->op);
-    return luaL_error(L, "interrupted");
-  }
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)c);
   CURLMcode mc = curl_multi_add_handle(cl->multi, easy);
   if (mc != CURLM_OK) {
@@ -288,6 +283,8 @@ int gf_curl(lua_State *L, CURL *easy, gf_curl_push_fn push, gf_release_fn releas
   }
   c->attached = 1;
   cl->running++;
+  gf_loop_ref(cl->loop, 1);
+  start_tick(cl);
   return gf_op_await(L, &c->op);
 }
 

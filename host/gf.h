@@ -16,6 +16,8 @@
 #include <curl/curl.h>
 #include <lua.h>
 
+#include "loop.h"
+
 typedef void (*gf_work_fn)(void *ud);              /* worker thread: no Lua, no host calls */
 typedef int (*gf_push_fn)(lua_State *L, void *ud); /* loop thread: push results, return count */
 typedef void (*gf_release_fn)(void *ud);           /* free ud; called once */
@@ -34,6 +36,18 @@ int gf_curl(lua_State *L, CURL *easy, gf_curl_push_fn push, gf_release_fn releas
 
 /* The shared multi handle (for connection-pool settings); NULL outside the host. */
 CURLM *gf_curl_multi(lua_State *L);
+
+/*
+** Event sources. A task waits for a descriptor with gf_wait_fd: it parks until fd is ready for
+** events (GF_IO_READ | GF_IO_WRITE) or timeout_s passes (< 0: no timeout), then pushes the
+** ready events (an integer of GF_IO_* bits; GF_IO_ERROR on a hang-up or error) or
+** nil, message, "timeout". Use it as `return gf_wait_fd(L, fd, GF_IO_READ, 5.0)` and retry the
+** non-blocking operation from the Lua facade. A source that must react on the loop thread by
+** itself (a server's listening socket, a library's socket set) starts gf_watch watchers with a C
+** callback on gf_host_loop(L) instead (loop.h); docs/modules.md shows both.
+*/
+int gf_wait_fd(lua_State *L, int fd, int events, double timeout_s);
+gf_loop *gf_host_loop(lua_State *L);
 
 /* True once SIGINT/SIGTERM arrived: long native loops should stop early. */
 int gf_interrupted(lua_State *L);

@@ -44,10 +44,6 @@ int gf_work(lua_State *L, gf_work_fn work, gf_push_fn push, gf_release_fn releas
   job->ud = ud;
   job->op.push = job_push;
   job->op.release = job_release;
-  if (h->interrupted) {
-    job_release(&job->op);
-    return luaL_error(L, "interrupted");
-  }
   h->loop.jobs_running++;
   gf_pool_submit(h->pool, job);
   return gf_op_await(L, &job->op);

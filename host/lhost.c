@@ -62,10 +62,9 @@ static int h_pid(lua_State *L)
 
 int luaopen_gf_host(lua_State *L)
 {
-  static const luaL_Reg funcs[] = {{"version", h_version}, {"root", h_root},
-                                   {"libdir", h_libdir},   {"isatty", h_isatty},
-                                   {"pid", h_pid},         {"exe", h_exe},
-                                   {NULL, NULL}};
+  static const luaL_Reg funcs[] = {
+      {"version", h_version}, {"root", h_root}, {"libdir", h_libdir}, {"isatty", h_isatty},
+      {"pid", h_pid},         {"exe", h_exe},   {NULL, NULL}};
   luaL_newlib(L, funcs);
   lua_pushstring(L, LUA_RELEASE);
   lua_setfield(L, -2, "lua_version");

@@ -16,16 +16,19 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include <string.h>
+
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "gf.h"
 #include "host.h"
 
 static int t_spawn(lua_State *L)
 {
   luaL_checktype(L, 1, LUA_TFUNCTION);
   gf_host *h = gf_host_get(L);
-  if (h->interrupted) return luaL_error(L, "interrupted");
+  gf_check_wait(L);
   int nargs = lua_gettop(L) - 1;
   gf_task *t = gf_task_spawn(h, L, nargs);
   lua_pushthread(t->co);
@@ -36,8 +39,7 @@ static int t_spawn(lua_State *L)
 static int suspend_continue(lua_State *L, int status, lua_KContext ctx)
 {
   (void)status;
-  gf_task *t = gf_task_of(L);
-  if (t->cancelled) return luaL_error(L, "interrupted");
+  gf_check_wait(L);
   return lua_gettop(L) - (int)ctx;
 }
 
@@ -45,9 +47,10 @@ static int t_suspend(lua_State *L)
 {
   gf_task *t = gf_task_of(L);
   if (!t || t->co != L || !lua_isyieldable(L))
-    return luaL_error(L, "gf.task: cannot wait here (not inside a task, or inside a plain "
-                         "coroutine or metamethod)");
-  if (t->cancelled) return luaL_error(L, "interrupted");
+    return luaL_error(L,
+                      "gf.task: cannot wait here (not inside a task, or inside a plain "
+                      "coroutine or metamethod)");
+  gf_check_wait(L);
   t->state = GF_TASK_SUSPENDED;
   return lua_yieldk(L, 0, lua_gettop(L), suspend_continue);
 }
@@ -99,7 +102,6 @@ static int t_sleep(lua_State *L)
   lua_Number secs = luaL_checknumber(L, 1);
   luaL_argcheck(L, secs >= 0 && isfinite(secs), 1, "seconds must be a non-negative number");
   gf_host *h = gf_host_get(L);
-  if (h->interrupted) return luaL_error(L, "interrupted");
   sleep_op *s = calloc(1, sizeof *s);
   if (!s) return luaL_error(L, "not enough memory");
   s->loop = &h->loop;
@@ -115,8 +117,7 @@ static int yield_continue(lua_State *L, int status, lua_KContext ctx)
 {
   (void)status;
   (void)ctx;
-  gf_task *t = gf_task_of(L);
-  if (t && t->cancelled) return luaL_error(L, "interrupted");
+  gf_check_wait(L);
   return 0;
 }
 
@@ -158,6 +159,45 @@ static int t_interrupted(lua_State *L)
   return 1;
 }
 
+static int t_cancelled(lua_State *L)
+{
+  gf_task *t = gf_task_of(L);
+  lua_pushboolean(L, gf_host_get(L)->interrupted != 0 || (t && t->cancelled));
+  return 1;
+}
+
+/* shield(fn, ...) -> fn's results: a cancel that comes meanwhile is raised at the first wait after
+ */
+static int shield_done(lua_State *L, int status, lua_KContext ctx)
+{
+  (void)ctx;
+  gf_task *t = gf_task_of(L);
+  if (t && t->shield > 0) t->shield--;
+  if (status != LUA_OK && status != LUA_YIELD) return lua_error(L);
+  return lua_gettop(L);
+}
+
+static int t_shield(lua_State *L)
+{
+  luaL_checktype(L, 1, LUA_TFUNCTION);
+  gf_task *t = gf_task_of(L);
+  if (t) t->shield++;
+  return shield_done(L, lua_pcallk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, 0, shield_done), 0);
+}
+
+/* wait_fd(fd, "r" | "w" | "rw" [, timeout]) -> events (1 read, 2 write, 4 error) | nil, msg,
+ * "timeout" */
+static int t_wait_fd(lua_State *L)
+{
+  int fd = (int)luaL_checkinteger(L, 1);
+  const char *mode = luaL_optstring(L, 2, "r");
+  double timeout = luaL_optnumber(L, 3, -1);
+  int events = (strchr(mode, 'r') ? GF_IO_READ : 0) | (strchr(mode, 'w') ? GF_IO_WRITE : 0);
+  luaL_argcheck(L, fd >= 0, 1, "descriptor expected");
+  luaL_argcheck(L, events != 0, 2, "mode must be \"r\", \"w\" or \"rw\"");
+  return gf_wait_fd(L, fd, events, timeout);
+}
+
 static int t_workers(lua_State *L)
 {
   lua_pushinteger(L, gf_pool_size(L));
@@ -172,12 +212,20 @@ static int t_count(lua_State *L)
 
 int luaopen_gf_task_core(lua_State *L)
 {
-  static const luaL_Reg funcs[] = {
-      {"spawn", t_spawn},     {"suspend", t_suspend},         {"wake", t_wake},
-      {"sleep", t_sleep},     {"yield", t_yield},             {"current", t_current},
-      {"interrupted", t_interrupted}, {"workers", t_workers}, {"count", t_count},
-      {"cancel", t_cancel},
-      {NULL, NULL}};
+  static const luaL_Reg funcs[] = {{"spawn", t_spawn},
+                                   {"suspend", t_suspend},
+                                   {"wake", t_wake},
+                                   {"sleep", t_sleep},
+                                   {"yield", t_yield},
+                                   {"current", t_current},
+                                   {"interrupted", t_interrupted},
+                                   {"workers", t_workers},
+                                   {"count", t_count},
+                                   {"cancel", t_cancel},
+                                   {"cancelled", t_cancelled},
+                                   {"wait_fd", t_wait_fd},
+                                   {"shield", t_shield},
+                                   {NULL, NULL}};
   luaL_newlib(L, funcs);
   return 1;
 }

@@ -105,24 +105,24 @@ static int gf_searcher(lua_State *L)
 void gf_paths_setup(lua_State *L, gf_host *h)
 {
   luaL_Buffer b;
-  lua_getglobal(L, "package");                                   /* [package] */
+  lua_getglobal(L, "package"); /* [package] */
   luaL_buffinit(L, &b);
   const char *dirs[] = {"scripts", "lib", "workflows", "config", ""};
   for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
     const char *sep = *dirs[i] ? "/" : "";
-    lua_pushfstring(L, "%s/%s%s?.lua;%s/%s%s?/init.lua;", h->root, dirs[i], sep, h->root,
-                    dirs[i], sep);
+    lua_pushfstring(L, "%s/%s%s?.lua;%s/%s%s?/init.lua;", h->root, dirs[i], sep, h->root, dirs[i],
+                    sep);
     luaL_addvalue(&b);
   }
   lua_getfield(L, -2, "path");
   luaL_addvalue(&b);
-  luaL_pushresult(&b);                                           /* [package path] */
+  luaL_pushresult(&b); /* [package path] */
   lua_setfield(L, -2, "path");
   lua_getfield(L, -1, "cpath");
   lua_pushfstring(L, "%s/?.so;%s", h->libdir, lua_tostring(L, -1));
   lua_setfield(L, -3, "cpath");
   lua_pop(L, 1);
-  lua_getfield(L, -1, "searchers");                              /* [package searchers] */
+  lua_getfield(L, -1, "searchers"); /* [package searchers] */
   lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
   for (lua_Integer i = n; i >= 2; i--) { /* insert at 2, after preload */
     lua_rawgeti(L, -1, i);

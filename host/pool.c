@@ -72,8 +72,10 @@ void gf_pool_submit(gf_pool *pool, gf_job *job)
 {
   job->qnext = NULL;
   pthread_mutex_lock(&pool->mu);
-  if (pool->tail) pool->tail->qnext = job;
-  else pool->head = job;
+  if (pool->tail)
+    pool->tail->qnext = job;
+  else
+    pool->head = job;
   pool->tail = job;
   pthread_cond_signal(&pool->cv);
   pthread_mutex_unlock(&pool->mu);

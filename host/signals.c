@@ -18,6 +18,8 @@ static void stop_hook(lua_State *L, lua_Debug *ar)
 {
   (void)ar;
   lua_sethook(L, NULL, 0, 0);
+  gf_task *t = gf_task_of(L);
+  if (t) t->cancelled = t->cancel_seen = 1; /* raised here: its clean-up may still wait */
   luaL_error(L, "interrupted");
 }
 

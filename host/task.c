@@ -6,6 +6,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -29,8 +31,10 @@ static void link_task(gf_host *h, gf_task *t)
 
 static void unlink_task(gf_host *h, gf_task *t)
 {
-  if (t->prev) t->prev->next = t->next;
-  else h->tasks = t->next;
+  if (t->prev)
+    t->prev->next = t->next;
+  else
+    h->tasks = t->next;
   if (t->next) t->next->prev = t->prev;
   h->ntasks--;
 }
@@ -40,8 +44,10 @@ void gf_task_ready(gf_host *h, gf_task *t)
   if (t->state == GF_TASK_READY || t->state == GF_TASK_DONE) return;
   t->state = GF_TASK_READY;
   t->next_ready = NULL;
-  if (h->ready_tail) h->ready_tail->next_ready = t;
-  else h->ready_head = t;
+  if (h->ready_tail)
+    h->ready_tail->next_ready = t;
+  else
+    h->ready_head = t;
   h->ready_tail = t;
 }
 
@@ -50,18 +56,36 @@ static void on_ready(void *ctx, gf_task *t)
   gf_task_ready(ctx, t);
 }
 
+/* For GFHOST_STALL_MS reports: where the task's function is defined. gf.task.spawn runs the
+** user's function through its own runner, so the first Lua function among the values on co's
+** stack that is not in gf.task's facade names the task. */
+static void name_task(gf_task *t, lua_State *co, int nargs)
+{
+  lua_Debug ar;
+  for (int i = 1; i <= nargs + 1; i++) {
+    if (lua_type(co, i) != LUA_TFUNCTION || lua_iscfunction(co, i)) continue;
+    lua_pushvalue(co, i);
+    if (!lua_getinfo(co, ">S", &ar)) continue;
+    size_t n = strlen(ar.short_src);
+    if (n >= 13 && strcmp(ar.short_src + n - 13, "task/task.lua") == 0) continue;
+    snprintf(t->where, sizeof t->where, "task %s:%d", ar.short_src, ar.linedefined);
+    return;
+  }
+}
+
 gf_task *gf_task_spawn(gf_host *h, lua_State *L, int nargs)
 {
   luaL_checkstack(L, 2, NULL);
   gf_task *t = calloc(1, sizeof *t);
   if (!t) luaL_error(L, "not enough memory");
-  lua_State *co = lua_newthread(L);              /* [fn args... co] */
+  lua_State *co = lua_newthread(L); /* [fn args... co] */
   *(gf_task **)lua_getextraspace(co) = t;
   t->co = co;
-  t->ref = luaL_ref(L, LUA_REGISTRYINDEX);       /* [fn args...] */
-  lua_xmove(L, co, nargs + 1);                   /* co: [fn args...] */
+  t->ref = luaL_ref(L, LUA_REGISTRYINDEX); /* [fn args...] */
+  lua_xmove(L, co, nargs + 1);             /* co: [fn args...] */
   t->nargs = nargs;
   t->state = GF_TASK_SUSPENDED;
+  if (h->loop.stall_ms > 0) name_task(t, co, nargs);
   link_task(h, t);
   gf_task_ready(h, t);
   return t;
@@ -73,9 +97,12 @@ static void finish_task(gf_host *h, gf_task *t, int status)
     h->main_done = 1;
     if (status == LUA_OK) {
       int n = lua_gettop(t->co);
-      if (n > 0 && lua_isinteger(t->co, 1)) h->exit_code = (int)lua_tointeger(t->co, 1);
-      else if (n > 0 && lua_isboolean(t->co, 1) && !lua_toboolean(t->co, 1)) h->exit_code = 1;
-      else h->exit_code = 0;
+      if (n > 0 && lua_isinteger(t->co, 1))
+        h->exit_code = (int)lua_tointeger(t->co, 1);
+      else if (n > 0 && lua_isboolean(t->co, 1) && !lua_toboolean(t->co, 1))
+        h->exit_code = 1;
+      else
+        h->exit_code = 0;
     } else {
       gf_report(h, t->co, status);
       h->exit_code = gf_error_exit_code(t->co, -1);
@@ -102,8 +129,10 @@ static void resume_task(gf_host *h, gf_task *t)
   h->running = t->co;
   int nargs = t->nargs;
   t->nargs = 0;
+  int64_t t0 = h->loop.stall_ms > 0 ? gf_now_ms() : 0;
   int status = lua_resume(t->co, h->L, nargs, &nres);
   h->running = NULL;
+  if (t0) gf_loop_check_stall(&h->loop, t0, t->where[0] ? t->where : "a task");
   if (status == LUA_YIELD) {
     lua_pop(t->co, nres);
     /* A plain coroutine.yield() in a task body is a cooperative yield: run again later. */
@@ -117,6 +146,7 @@ void gf_task_cancel(gf_host *h, gf_task *t)
 {
   if (t->cancelled || t->state == GF_TASK_DONE) return;
   t->cancelled = 1;
+  if (t->shield > 0) return; /* raised at its first wait after the shielded call */
   if (t->state == GF_TASK_PARKED && t->op) {
     gf_op *op = t->op;
     if (op->done) { /* finished but not yet resumed: the continuation releases it */
@@ -147,10 +177,37 @@ static void report_deadlock(gf_host *h)
   gf_host_cancel_all(h);
 }
 
+static void report_grace_over(gf_host *h)
+{
+  static int reported;
+  if (reported++) return;
+  fprintf(stderr, "gfhost: interrupted: %d task(s) still running after the grace period of %g s\n",
+          h->ntasks, h->grace_ms / 1000.0);
+}
+
+/* After the first signal: cancel every task once, then give clean-up until the grace ends. */
+static int grace_left_ms(gf_host *h)
+{
+  if (!h->interrupted) return 1000;
+  if (!h->cancelling) {
+    h->grace_end_ms = gf_now_ms() + h->grace_ms;
+    gf_host_cancel_all(h);
+  }
+  int64_t left = h->grace_end_ms - gf_now_ms();
+  if (left <= 0) {
+    fprintf(stderr,
+            "gfhost: interrupted: %d task(s) still running after the grace period of %g s\n",
+            h->ntasks, h->grace_ms / 1000.0);
+    fflush(NULL);
+    _exit(130);
+  }
+  return left < 1000 ? (int)left : 1000;
+}
+
 void gf_host_run(gf_host *h)
 {
   while (h->ntasks > 0) {
-    if (h->interrupted && !h->cancelling) gf_host_cancel_all(h);
+    int wait_ms = grace_left_ms(h);
     while (h->ready_head) {
       gf_task *t = h->ready_head;
       h->ready_head = t->next_ready;
@@ -162,11 +219,25 @@ void gf_host_run(gf_host *h)
       report_deadlock(h);
       continue;
     }
-    gf_loop_step(&h->loop, h->ready_head ? 0 : 1000);
+    gf_loop_step(&h->loop, h->ready_head ? 0 : wait_ms);
   }
 }
 
 /* {====== waiting ====== */
+
+void gf_check_wait(lua_State *L)
+{
+  gf_host *h = gf_host_get(L);
+  gf_task *t = gf_task_of(L);
+  if (t && t->cancelled && !t->cancel_seen && !t->shield) {
+    t->cancel_seen = 1;
+    luaL_error(L, "interrupted");
+  }
+  if (h->interrupted && gf_now_ms() >= h->grace_end_ms && h->cancelling) {
+    report_grace_over(h);
+    luaL_error(L, "interrupted");
+  }
+}
 
 static int op_continue(lua_State *L, int status, lua_KContext ctx)
 {
@@ -175,7 +246,8 @@ static int op_continue(lua_State *L, int status, lua_KContext ctx)
   gf_task *t = gf_task_of(L);
   gf_op *op = t->op;
   t->op = NULL;
-  if (t->cancelled) {
+  if (t->cancelled && !t->cancel_seen && !t->shield) {
+    t->cancel_seen = 1;
     if (op) op->release(op);
     return luaL_error(L, "interrupted");
   }
@@ -184,11 +256,29 @@ static int op_continue(lua_State *L, int status, lua_KContext ctx)
   return n;
 }
 
+/* Stop op and raise if L may not wait (see gf_check_wait). */
+static void check_or_cancel(lua_State *L, gf_op *op)
+{
+  gf_host *h = gf_host_get(L);
+  gf_task *t = gf_task_of(L);
+  int refuse = (t && t->cancelled && !t->cancel_seen && !t->shield) ||
+               (h->interrupted && h->cancelling && gf_now_ms() >= h->grace_end_ms);
+  if (!refuse) return;
+  if (op->cancel)
+    op->cancel(op);
+  else if (op->done)
+    op->release(op);
+  else
+    op->orphan = 1;
+  gf_check_wait(L); /* raises */
+}
+
 int gf_op_await(lua_State *L, gf_op *op)
 {
   gf_host *h = gf_host_get(L);
   gf_task *t = gf_task_of(L);
-  if (t && t->co == L && lua_isyieldable(L) && !t->cancelled) {
+  check_or_cancel(L, op);
+  if (t && t->co == L && lua_isyieldable(L)) {
     op->task = t;
     t->op = op;
     t->state = GF_TASK_PARKED;
@@ -197,12 +287,9 @@ int gf_op_await(lua_State *L, gf_op *op)
   /* Not a task (or cannot yield here): drive the loop's I/O until this op is done. */
   op->task = NULL;
   while (!op->done) {
-    if (h->interrupted || (t && t->cancelled)) {
-      if (op->cancel) op->cancel(op);
-      else op->orphan = 1;
-      return luaL_error(L, "interrupted");
-    }
-    gf_loop_step(&h->loop, 1000);
+    if (h->interrupted && !h->cancelling) (void)grace_left_ms(h);
+    check_or_cancel(L, op);
+    gf_loop_step(&h->loop, 100);
   }
   int n = op->push(L, op);
   op->release(op);
@@ -211,10 +298,44 @@ int gf_op_await(lua_State *L, gf_op *op)
 
 /* }====== */
 
+static void on_stall(void *ctx, int64_t ms, const char *what)
+{
+  (void)ctx;
+  char stamp[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+  const char *fmt = getenv("GFHOST_LOG_FORMAT");
+  if (fmt && strcmp(fmt, "json") == 0)
+    fprintf(stderr,
+            "{\"time\":\"%s\",\"level\":\"warn\",\"msg\":\"loop stalled\",\"ms\":%lld,"
+            "\"in\":\"%s\"}\n",
+            stamp, (long long)ms, what);
+  else
+    fprintf(stderr, "%s WARN loop: stalled %lld ms in %s\n", stamp, (long long)ms, what);
+}
+
+static int env_int(const char *name, int dflt, int scale)
+{
+  const char *v = getenv(name);
+  if (!v || !*v) return dflt;
+  char *end;
+  double d = strtod(v, &end);
+  if (*end || d < 0 || d > 86400) {
+    fprintf(stderr, "gfhost: %s='%s' is not a number of %s: ignored\n", name, v,
+            scale == 1 ? "milliseconds" : "seconds");
+    return dflt;
+  }
+  return (int)(d * scale);
+}
+
 static void loop_ready_init(gf_host *h)
 {
   h->loop.on_ready = on_ready;
   h->loop.ctx = h;
+  h->loop.on_stall = on_stall;
+  h->loop.stall_ms = env_int("GFHOST_STALL_MS", 0, 1);
+  h->grace_ms = env_int("GFHOST_GRACE", 10000, 1000);
 }
 
 int gf_host_init(gf_host *h, char *err, size_t errlen)

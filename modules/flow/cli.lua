@@ -185,16 +185,9 @@ function M.worker_main(...)
       { name = "endpoint-url", type = "string", env = "AWS_ENDPOINT_URL", help = "SQS endpoint" },
       { name = "region", type = "string", env = "AWS_DEFAULT_REGION", help = "AWS region" },
       { name = "profile", type = "string", env = "AWS_PROFILE", help = "AWS profile" },
-      { name = "release", type = "string", hidden = true,
-        help = "make the receipts listed in this file visible again, then exit" },
-      { name = "release-delay", type = "number", hidden = true, default = 0,
-        help = "seconds to wait before --release" },
     },
   }, { ... })
   local client = M.sqs_client(opts)
-  if opts.release then
-    return M.release_main(client, opts.queue, opts.release, opts.release_delay)
-  end
   local n = opts.concurrency or opts.workers or 4
   if n < 1 then host.fail("--concurrency must be at least 1", 2) end
   if opts.visibility < 1 or opts.visibility > 43200 then
@@ -206,7 +199,7 @@ function M.worker_main(...)
   local stats = require("gf.flow.worker").run({ client = client, queue = opts.queue,
     store = store, concurrency = n, visibility = opts.visibility, wait = opts.wait,
     max_messages = opts.max_messages, idle_exit = opts.idle_exit,
-    on_release = function(receipts) M.release_later(opts, receipts) end })
+    on_release = function(receipts) M.release(client, opts.queue, receipts) end })
   store:close()
   io.stdout:write(("worker: %d messages: %d completed, %d reused, %d failed, %d retried, "
     .. "%d exhausted, %d busy, %d bad, %d deferred, %d interrupted, %d errors\n"):format(
@@ -216,43 +209,20 @@ function M.worker_main(...)
   return 0
 end
 
---- After SIGINT the host refuses new network waits in this process, so interrupted messages
---- are made visible again by a short child process left running in the background:
---- `gfhost worker --release FILE --release-delay S`. It waits out the long polls this process
---- abandoned (the server still holds them for up to --wait seconds and would hand a released
---- message to a connection nobody reads), then sets the messages' visibility to 0.
-function M.release_later(opts, receipts)
-  local path = os.tmpname()
-  local f = io.open(path, "w")
-  if not f then return end
-  f:write(table.concat(receipts, "\n"), "\n")
-  f:close()
-  local function q(v) return "'" .. tostring(v):gsub("'", "'\\''") .. "'" end
-  local cmd = { q(host.exe()), "worker", "--queue", q(opts.queue), "--release", q(path),
-    "--release-delay", tostring(opts.wait + 1) }
-  if opts.endpoint_url then cmd[#cmd + 1] = "--endpoint-url " .. q(opts.endpoint_url) end
-  if opts.region then cmd[#cmd + 1] = "--region " .. q(opts.region) end
-  if opts.profile then cmd[#cmd + 1] = "--profile " .. q(opts.profile) end
-  os.execute(table.concat(cmd, " ") .. " </dev/null >/dev/null &")
-  io.stderr:write(("gfhost: %d interrupted message(s) will be visible again in %d s\n"):format(
-    #receipts, opts.wait + 1))
-end
-
-function M.release_main(client, queue, path, delay)
-  local f = io.open(path, "r")
-  if not f then host.fail("--release " .. path .. ": cannot open", 2) end
-  local receipts = {}
-  for line in f:lines() do
-    if line ~= "" then receipts[#receipts + 1] = line end
-  end
-  f:close()
-  os.remove(path)
-  if delay and delay > 0 then require("gf.task").sleep(delay) end
-  if #receipts == 0 then return 0 end
+--- Make the messages of interrupted nodes visible again at once (visibility 0), so another
+--- worker picks them up now rather than after the visibility timeout. Runs in the host's grace
+--- period after SIGINT/SIGTERM (GFHOST_GRACE), when clean-up may still use the network.
+function M.release(client, queue, receipts)
   local r, err = client:change_visibility_batch(queue, receipts, 0)
-  if not r then host.fail("release: " .. tostring(err)) end
+  if not r then
+    io.stderr:write(("gfhost: %d interrupted message(s) not released (%s): visible again after "
+      .. "their visibility timeout\n"):format(#receipts, tostring(err)))
+    return
+  end
   io.stderr:write(("gfhost: %d interrupted message(s) visible again\n"):format(#r.successful))
-  return #r.failed == 0 and 0 or 1
+  for _, f in ipairs(r.failed) do
+    io.stderr:write(("gfhost: message not released: %s\n"):format(tostring(f.message or f.code)))
+  end
 end
 
 return M

@@ -214,15 +214,20 @@ function Worker:consume()
       local left = self.idle_exit - (self.now() - self.last_message)
       wait = math.max(0, math.min(wait, math.ceil(left)))
     end
+    -- A receive runs to its end even after SIGINT/SIGTERM: one abandoned mid-poll could still
+    -- be handed a message by the server, invisible to everyone until its visibility timeout.
     self.receiving = self.receiving + 1
-    local ok, msgs, err = pcall(self.client.receive, self.client, self.queue,
+    local ok, msgs, err = pcall(task.shield, self.client.receive, self.client, self.queue,
       { max = 1, wait = wait, visibility = self.visibility })
     self.receiving = self.receiving - 1
     if not ok then
       if task.interrupted() then break end
       msgs, err = nil, msgs
     end
-    if not msgs then
+    if msgs and task.cancelled() then
+      for _, m in ipairs(msgs) do self.release[#self.release + 1] = m end
+      break
+    elseif not msgs then
       self.stats.errors = self.stats.errors + 1
       self.log.warn("receive failed", { error = tostring(err) })
       if not pcall(task.sleep, 1) then break end
@@ -280,7 +285,7 @@ function M.run(opts)
     if live == 0 and #self.release > 0 and opts.on_release then
       local receipts = {}
       for i, m in ipairs(self.release) do receipts[i] = m.receipt end
-      opts.on_release(receipts)
+      task.shield(opts.on_release, receipts) -- clean-up: runs even in a task not yet told
     end
   end
   local loops = {}

@@ -13,6 +13,17 @@
 --                               run fn(...) as a task and cancel it when it takes too long
 --                               (a busy Lua loop that never waits cannot be stopped)
 -- sleep(seconds), yield(), current(), interrupted(), workers()
+-- cancelled() -> boolean       this task was cancelled (or SIGINT/SIGTERM arrived): loops that
+--                               catch errors per item should stop taking new items
+--
+-- shield(fn, ...) -> ...        run fn(...) to its end even if the task is cancelled meanwhile
+--                               (an SQS receive whose messages must not be lost); the cancel is
+--                               raised at the first wait after it
+--
+-- Cancellation (gf.task.cancel, a timeout, SIGINT/SIGTERM) raises "interrupted" once, at the
+-- wait the task is parked in or its next one. Clean-up code after that (<close> handlers, code
+-- after a pcall) may still wait: after a signal until GFHOST_GRACE seconds (default 10) have
+-- passed, when the process exits 130 with whatever still runs; a second signal exits at once.
 -- channel(capacity) -> ch        bounded FIFO: ch:send(v) waits while full, ch:recv() waits while
 --                               empty and returns nil once closed and drained; ch:close()
 -- semaphore(n) -> sem          sem:acquire(), sem:release()
@@ -25,6 +36,8 @@ local M = {}
 M.sleep = core.sleep
 M.yield = core.yield
 M.interrupted = core.interrupted
+M.cancelled = core.cancelled
+M.shield = core.shield
 M.workers = core.workers
 
 local records = setmetatable({}, { __mode = "k" }) -- thread -> record
@@ -40,7 +53,10 @@ local function run(rec, fn, ...)
   rec.done = true
   local waiters = rec.waiters
   rec.waiters = nil
-  if not r[1] and (not waiters or #waiters == 0) then
+  -- A task stopped by its cancellation ends as asked: that is no failure to report.
+  local stopped = not r[1] and core.cancelled() and type(r[2]) == "string"
+    and r[2]:find("interrupted", 1, true) ~= nil
+  if not r[1] and not stopped and (not waiters or #waiters == 0) then
     rec.unobserved = true
   end
   if waiters then
@@ -230,7 +246,7 @@ function M.map(items, fn, opts)
   local results, errors = {}, {}
   local next_index = 1
   local function worker()
-    while next_index <= n and not core.interrupted() do
+    while next_index <= n and not core.cancelled() do
       local i = next_index
       next_index = i + 1
       local ok, r = xpcall(fn, traceback, items[i], i)
