@@ -48,6 +48,9 @@ LUA
 echo "$TGZ" > "$TMP/gf.list"
 G=$(median_ms 5 "$GFHOST" run "$TMP/zonal.lua" "$TMP/zones" "$TMP/gf")
 P=$(median_ms 5 $PY bench/viirs_zonal_peer.py "$TMP/zones" "$TMP/py" $TGZ)
+cpu() { /usr/bin/time -f '%U %S' -o "$TMP/cpu" "$@" >/dev/null 2>&1; awk '{printf "%.0f", ($1 + $2) * 1000}' "$TMP/cpu"; }
+GC=$(cpu "$GFHOST" run "$TMP/zonal.lua" "$TMP/zones" "$TMP/gf")
+PC=$(cpu $PY bench/viirs_zonal_peer.py "$TMP/zones" "$TMP/py" $TGZ)
 NG=$(ls "$TMP/gf" | grep -c '\.csv$'); NP=$(ls "$TMP/py" | grep -c '\.csv$')
 SAME=$($PY - "$TMP/gf" "$TMP/py" <<'PY'
 import os, sys
@@ -64,9 +67,9 @@ print("%.1e" % worst)
 PY
 )
 echo "zonal statistics, 9 zones x 6 tiles x 3 months, rasters ${W} (Float32 + UInt16) inside .tgz:"
-echo "  gfhost (viirs.month.tile_stats, gf.raster)   ${G} ms  ($NG CSVs)"
-echo "  rasterio + numpy (bench/viirs_zonal_peer.py) ${P} ms  ($NP CSVs)"
-echo "  ratio $(ratio "$P" "$G")x   largest relative difference between the CSVs: $SAME"
+echo "  gfhost (viirs.month.tile_stats, gf.raster)   ${G} ms wall (median of 5), ${GC} ms CPU  ($NG CSVs)"
+echo "  rasterio + numpy (bench/viirs_zonal_peer.py) ${P} ms wall (median of 5), ${PC} ms CPU  ($NP CSVs)"
+echo "  ratio $(ratio "$P" "$G")x wall, $(ratio "$PC" "$GC")x CPU   largest relative difference between the CSVs: $SAME"
 
 # 2. downloads: one month's six tiles
 D="$TMP/dl/v10/201801/vcmcfg"
@@ -103,3 +106,4 @@ echo "downloads, one month's 6 tiles of ${DLMB} MiB (${MB} MiB) from the local m
 echo "  gfhost (viirs.month.download, gf.http)  ${G2} ms  ($(awk -v m=$MB -v t="$G2" 'BEGIN{printf "%.0f", m/(t/1000)}') MiB/s, bytes $OK)"
 echo "  6 curl processes (parallel_wget style)  ${C2} ms  ($(awk -v m=$MB -v t="$C2" 'BEGIN{printf "%.0f", m/(t/1000)}') MiB/s)"
 echo "  ratio $(ratio "$C2" "$G2")x"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
