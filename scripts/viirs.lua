@@ -1,4 +1,4 @@
---- viirs: VIIRS nightlights per SEZ zone: month span -> tile downloads -> zonal statistics CSVs.
+--- VIIRS nightlights per SEZ zone: month span -> parallel tile downloads -> zonal statistics CSVs.
 --
 --   gfhost run viirs --span 201201..201805 [--out DIR|s3://bucket/sezu-stats/] [--dry-run]
 --   gfhost run viirs --collection viirs-collection.json --provider-host https://mirror.example
