@@ -120,11 +120,12 @@ describe("viirs end to end #integration", function()
   end)
 
   it("fails only the month of a tile that 404s or is corrupt, naming the tile", function()
-    local code, out, err = viirs.gfhost(tmp, args({ "--span", "201203..201205", "--out", "out2",
+    local code, out, err = viirs.gfhost(tmp, args({ "--span", "201203..201206", "--out", "out2",
       "--state", "st2.db" }))
     assert.equal(1, code, out .. err)
-    assert.matches("Scheduled 3 workflows", out)
-    assert.matches("2 failed", out)
+    assert.matches("Scheduled 4 workflows", out)
+    assert.matches("3 failed", out)
+    assert.matches("201206: listing http://127%.0%.0%.1:%d+/v10/201206/vcmcfg/: HTTP 404", err)
     assert.matches("201204: 1 of 6 tiles failed: tile SVDNB_npp_20120401%-20120430_00N060W_vcmcfg_v10_c%d+%.tgz: "
       .. "http%.download http://127%.0%.0%.1:%d+/v10/201204/vcmcfg/SVDNB_npp_20120401%-20120430_00N060W_[%w_]+%.tgz: HTTP 404", err)
     assert.matches("201205: 1 of 6 tiles failed: tile SVDNB_npp_20120501%-20120531_75N060E_vcmcfg_v10_c%d+%.tgz: "
@@ -144,6 +145,19 @@ describe("viirs end to end #integration", function()
     assert.matches("  %-> " .. tmp:gsub("%p", "%%%0") .. "/dry/Zone_03_201203_75N180W%.csv %(%+ coverage Zone_03_201203_75N180W_cvg%.csv%)", out)
     assert.matches("dry run: 2 months, 5 zones", out)
     assert.is_false(fs.exists(tmp .. "/dry"))
+  end)
+
+  it("takes an explicit tile list instead of the listing", function()
+    local a = tgz_of["201202" .. "00N060E"]:match("[^/]+$")
+    local b = tgz_of["201202" .. "75N180W"]:match("[^/]+$")
+    local code, out, err = viirs.gfhost(tmp, args({ "--span", "201202", "--out", "out4", "--state", "st4.db",
+      "--tiles", a .. "," .. b }))
+    assert.equal(0, code, out .. err)
+    assert.equal(20, count_csvs(tmp .. "/out4"))
+    for _, f in ipairs(fs.list(tmp .. "/out4")) do
+      assert.matches("_201202_[07][05]N%d+[EW]", f)
+      assert.equal(fs.read(tmp .. "/out/" .. f), fs.read(tmp .. "/out4/" .. f), f)
+    end
   end)
 
   it("--extract copies the rasters out of the .tgz first and gives the same CSVs", function()
