@@ -180,16 +180,20 @@ function M.run(item, p, log)
   if not store then error(serr, 0) end
   local tiles, derr = M.discover(item, p)
   if not tiles then error(("%s: %s"):format(item.month, derr), 0) end
-  local todo, skipped = {}, 0
   for _, t in ipairs(tiles) do
     local info, nerr = names.parse(t.name)
     if not info then error(("%s: %s"):format(item.month, nerr), 0) end
     t.tile = info.tile
-    if tile_done(store, zones, item.month, info.tile) then
-      skipped = skipped + 1
-    else
-      todo[#todo + 1] = t
-    end
+  end
+  -- which tiles are done (a stat each locally, HEADs on S3: checked for all tiles at once)
+  local done, dfail = task.map(tiles, function(t) return tile_done(store, zones, item.month, t.tile) end,
+    { concurrency = 8 })
+  if dfail and #dfail > 0 then
+    error(("%s: checking %s: %s"):format(item.month, p.out, tostring(dfail[1].error):gsub("\nstack traceback:.*$", "")), 0)
+  end
+  local todo, skipped = {}, 0
+  for i, t in ipairs(tiles) do
+    if done[i] then skipped = skipped + 1 else todo[#todo + 1] = t end
   end
   local workdir = p.work .. "/" .. item.month
   if #todo > 0 then assert(fs.mkdir_p(workdir)) end
