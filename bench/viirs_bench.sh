@@ -77,7 +77,7 @@ mkdir -p "$D"
 for t in 75N180W 75N060W 75N060E 00N180W 00N060W 00N060E; do
   head -c $((DLMB * 1048576)) /dev/urandom > "$D/SVDNB_npp_20180101-20180131_${t}_vcmcfg_v10_c201802021200.tgz"
 done
-$PY spec/support/viirs_server.py --dir "$TMP/dl" --port-file "$TMP/port" > "$TMP/srv.log" 2>&1 &
+$PY spec/support/viirs_server.py --dir "$TMP/dl" --port-file "$TMP/port" --parent $$ > "$TMP/srv.log" 2>&1 &
 SRV_PID=$!
 for _ in $(seq 100); do [ -s "$TMP/port" ] && break; sleep 0.05; done
 URL="http://127.0.0.1:$(cat "$TMP/port")/v10/201801/vcmcfg/"
@@ -98,7 +98,7 @@ curl_all() {
   for f in $NAMES; do curl -sf -o "$TMP/curl/$f" "$URL$f" & done
   wait
 }
-G2=$(median_ms 5 "$GFHOST" run "$TMP/dl.lua" "$URL" "$TMP/gfdl" "$NAMES")
+G2=$(median_ms 5 timeout 300 "$GFHOST" run "$TMP/dl.lua" "$URL" "$TMP/gfdl" "$NAMES")
 C2=$(median_ms 5 curl_all)
 cmp -s "$TMP/gfdl/$(echo "$NAMES" | head -1)" "$D/$(echo "$NAMES" | head -1)" && OK=identical || OK=DIFFERENT
 MB=$((DLMB * 6))

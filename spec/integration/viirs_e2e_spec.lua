@@ -191,6 +191,7 @@ describe("viirs end to end #integration", function()
 
   it("resumes a run killed (SIGKILL) in the middle of a month", function()
     local slow = viirs.serve(tmp .. "/srv", { rate = 40000 })
+    finally(function() slow:stop() end)
     local a = {}
     for _, v in ipairs(base_args) do a[#a + 1] = v end
     for i, v in ipairs(a) do
@@ -218,7 +219,6 @@ describe("viirs end to end #integration", function()
     assert.equal(180, check_out(tmp .. "/killed", { "201201", "201202", "201203" }))
     local hits = slow:hits()
     for _, p in ipairs(done_before) do assert.equal(1, hits[p], p .. " downloaded again") end
-    slow:stop()
   end)
 
   describe("with the test servers", function()

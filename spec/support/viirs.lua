@@ -58,9 +58,9 @@ function M.serve(dir, opts)
   opts = opts or {}
   local tmp = paths.tmpdir()
   local pf = tmp .. "/port"
-  local cmd = ("%s %s --dir %s --port-file %s --rate %s >%s 2>&1 & echo $!"):format(M.PYTHON,
+  local cmd = ("%s %s --dir %s --port-file %s --rate %s --parent %d >%s 2>&1 & echo $!"):format(M.PYTHON,
     q(paths.root .. "/spec/support/viirs_server.py"), q(dir), q(pf), tostring(opts.rate or 0),
-    q(tmp .. "/log"))
+    require("gf.host").pid(), q(tmp .. "/log"))
   local pid = tonumber((sh(cmd)):match("%d+"))
   local deadline = os.time() + 10
   local port

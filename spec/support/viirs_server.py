@@ -6,7 +6,8 @@ GET <file>      the file, with Content-Length, Range (206) and keep-alive; --rat
                 .tgz bodies (the kill-and-resume spec)
 GET /_hits      JSON {path: count} of the requests so far
 Binds 127.0.0.1 on the first free port of --ports (default 19110-19119) and writes it to
---port-file.
+--port-file; with --parent PID it exits once that process is gone (a crashed spec run leaves no
+server holding a port).
 """
 import argparse, html, json, os, threading, time, urllib.parse
 from http.server import ThreadingHTTPServer
@@ -18,6 +19,7 @@ ap.add_argument("--dir", required=True)
 ap.add_argument("--port-file", required=True)
 ap.add_argument("--ports", default="19110-19119")
 ap.add_argument("--rate", type=float, default=0)
+ap.add_argument("--parent", type=int, default=0, help="exit when this process is gone")
 a = ap.parse_args()
 root = os.path.realpath(a.dir)
 hits, lock = {}, threading.Lock()
@@ -106,4 +108,13 @@ for port in range(lo, hi + 1):
         continue
 if srv is None:
     raise SystemExit("viirs_server: no free port in %s" % a.ports)
+if a.parent:
+    def watch():
+        while True:
+            time.sleep(1)
+            try:
+                os.kill(a.parent, 0)
+            except OSError:
+                os._exit(0)
+    threading.Thread(target=watch, daemon=True).start()
 testserver.serve(srv, a.port_file)
