@@ -22,8 +22,8 @@ typedef struct gf_task {
   int cancelled; /* cancel asked (signal or gf.task.cancel) */
   int cancel_seen;
   int shield;
-      /* inside gf.task.shield: a cancel waits until it ends */ /* ... and raised once at a wait:
-                                                                   later waits (clean-up) run */
+  /* inside gf.task.shield: a cancel waits until it ends */ /* ... and raised once at a wait:
+                                                               later waits (clean-up) run */
   int is_main;
   gf_op *op;                   /* what a PARKED task waits for */
   struct gf_task *prev, *next; /* every live task */

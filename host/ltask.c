@@ -16,7 +16,9 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -198,6 +200,24 @@ static int t_wait_fd(lua_State *L)
   return gf_wait_fd(L, fd, events, timeout);
 }
 
+/* read_fd(fd [, max]) -> data | "" at end of input | nil, msg, "io". Call it once wait_fd said
+** the descriptor is readable: one read(2) of a pipe, terminal or file then never blocks. */
+static int t_read_fd(lua_State *L)
+{
+  int fd = (int)luaL_checkinteger(L, 1);
+  lua_Integer max = luaL_optinteger(L, 2, 65536);
+  luaL_argcheck(L, max > 0 && max <= (1 << 24), 2, "max must be within 1..16 MiB");
+  luaL_Buffer b;
+  char *p = luaL_buffinitsize(L, &b, (size_t)max);
+  ssize_t n;
+  do {
+    n = read(fd, p, (size_t)max);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return gf_fail(L, "io", "read descriptor %d: %s", fd, strerror(errno));
+  luaL_pushresultsize(&b, (size_t)n);
+  return 1;
+}
+
 static int t_workers(lua_State *L)
 {
   lua_pushinteger(L, gf_pool_size(L));
@@ -224,6 +244,7 @@ int luaopen_gf_task_core(lua_State *L)
                                    {"cancel", t_cancel},
                                    {"cancelled", t_cancelled},
                                    {"wait_fd", t_wait_fd},
+                                   {"read_fd", t_read_fd},
                                    {"shield", t_shield},
                                    {NULL, NULL}};
   luaL_newlib(L, funcs);

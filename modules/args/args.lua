@@ -61,11 +61,7 @@ local SPEC_FIELDS = {
 }
 
 local function fail(message, exit)
-  local ok, host = pcall(require, "gf.host")
-  if ok and type(host) == "table" and host.fail then host.fail(message, exit) end
-  error(setmetatable({ message = message, exit = exit }, {
-    __tostring = function(e) return e.message end,
-  }), 0)
+  require("gf.host").fail(message, exit)
 end
 
 local function norm(name)
@@ -383,14 +379,8 @@ end
 
 local function decoder(path)
   local is_json = path:lower():match("%.json$") ~= nil
-  local candidates = is_json and { { "gf.json", "decode" }, { "gf.yaml", "decode" },
-    { "gf.yaml", "load" } } or { { "gf.yaml", "decode" }, { "gf.yaml", "load" } }
-  for _, c in ipairs(candidates) do
-    local ok, mod = pcall(require, c[1])
-    if ok and type(mod) == "table" and type(mod[c[2]]) == "function" then return mod[c[2]] end
-  end
-  return nil, is_json and "reading JSON needs gf.json or gf.yaml, which this build lacks"
-    or "reading YAML needs gf.yaml, which this build lacks"
+  if is_json then return require("gf.json").decode end
+  return require("gf.yaml").load
 end
 
 local function load_config(spec, path)
@@ -399,8 +389,7 @@ local function load_config(spec, path)
   if not f then fail(("%s: cannot read: %s"):format(where, (oerr or ""):gsub("^.-: ", "")), 2) end
   local text = f:read("a")
   f:close()
-  local decode, why = decoder(path)
-  if not decode then fail(where .. ": " .. why, 2) end
+  local decode = decoder(path)
   local ok, t, err = pcall(decode, text)
   if not ok then t, err = nil, t end
   if t == nil then fail(("%s: %s"):format(where, tostring(err or "cannot parse")), 2) end

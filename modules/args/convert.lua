@@ -3,7 +3,7 @@
 --
 -- value(opt, raw) -> value | nil, reason      reason reads "expected an integer, got 'x'"
 -- duration(s) -> seconds | nil                "90", "45s", "30m", "24h", "7d", "2w", "1h30m"
---                                             (gf.time.duration when gf.time is present)
+--                                             (gf.time.duration)
 -- TYPES                                       set of known type names
 local M = {}
 
@@ -12,35 +12,12 @@ M.TYPES = {
   list = true, file = true, path = true,
 }
 
-local UNITS = { s = 1, m = 60, h = 3600, d = 86400, w = 604800 }
-
-local function own_duration(s)
-  s = s:lower():gsub("%s", "")
-  if s == "" then return nil end
-  local n = tonumber(s)
-  if n then return n >= 0 and n or nil end
-  local total, pos = 0, 1
-  while pos <= #s do
-    local num, unit, after = s:match("^(%d+%.?%d*)([smhdw])()", pos)
-    if not num then return nil end
-    total = total + tonumber(num) * UNITS[unit]
-    pos = after
-  end
-  return total
-end
-
--- gf.time.duration when gf.time is in the build (one syntax across gfhost); otherwise our own.
+-- gf.time.duration: one syntax across gfhost.
 function M.duration(s)
-  local ok, time = pcall(require, "gf.time")
-  if ok and type(time) == "table" and type(time.duration) == "function" then
-    local pok, v = pcall(time.duration, s)
-    if pok and type(v) == "number" then return v end
-    return nil
-  end
-  return own_duration(s)
+  local ok, v = pcall(require("gf.time").duration, s)
+  if ok and type(v) == "number" then return v end
+  return nil
 end
-
-M.own_duration = own_duration
 
 local function shown(opt, raw)
   if opt.secret then return "'***'" end

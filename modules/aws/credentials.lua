@@ -26,7 +26,7 @@
 --   Test seams (all optional): opts.getenv = fn(name) or opts.env = {name = value} (default
 --   os.getenv), opts.http = fn{method, url, headers, body, timeout, connect_timeout} ->
 --   {status, headers, body} | nil, msg, code (default require("gf.http").request),
---   opts.run = fn(command) -> stdout, ok (default io.popen), opts.now = fn() -> epoch s
+--   opts.run = fn(command) -> stdout, ok (default gf.proc.run), opts.now = fn() -> epoch s
 --   (default os.time), opts.home (default $HOME).
 --
 -- provider(opts) -> p          p:get() -> credentials | nil, message, code
@@ -98,114 +98,17 @@ local function parse_time(s)
 end
 M._parse_time = parse_time
 
--- A small JSON reader for the credential documents (objects, arrays, strings, numbers, literals).
+-- The credential documents (container endpoint, IMDS, credential_process): a JSON object or nil.
 local function json_decode(s)
-  local pos = 1
-  local value
-  local function ws() pos = s:find("[^ \t\r\n]", pos) or #s + 1 end
-  local function str()
-    local out, i = {}, pos + 1
-    while true do
-      local c = s:sub(i, i)
-      if c == "" then error("unterminated string") end
-      if c == '"' then break end
-      if c == "\\" then
-        local e = s:sub(i + 1, i + 1)
-        local map = { b = "\b", f = "\f", n = "\n", r = "\r", t = "\t" }
-        if e == "u" then
-          local cp = tonumber(s:sub(i + 2, i + 5), 16) or error("bad escape")
-          out[#out + 1] = utf8.char(cp)
-          i = i + 6
-        else
-          out[#out + 1] = map[e] or e
-          i = i + 2
-        end
-      else
-        local j = s:find('["\\]', i) or error("unterminated string")
-        out[#out + 1] = s:sub(i, j - 1)
-        i = j
-      end
-    end
-    pos = i + 1
-    return table.concat(out)
-  end
-  function value()
-    ws()
-    local c = s:sub(pos, pos)
-    if c == "{" then
-      local t = {}
-      pos = pos + 1
-      ws()
-      if s:sub(pos, pos) == "}" then pos = pos + 1 return t end
-      while true do
-        ws()
-        if s:sub(pos, pos) ~= '"' then error("expected a key") end
-        local k = str()
-        ws()
-        if s:sub(pos, pos) ~= ":" then error("expected ':'") end
-        pos = pos + 1
-        t[k] = value()
-        ws()
-        local sep = s:sub(pos, pos)
-        pos = pos + 1
-        if sep == "}" then return t end
-        if sep ~= "," then error("expected ',' or '}'") end
-      end
-    elseif c == "[" then
-      local t = {}
-      pos = pos + 1
-      ws()
-      if s:sub(pos, pos) == "]" then pos = pos + 1 return t end
-      while true do
-        t[#t + 1] = value()
-        ws()
-        local sep = s:sub(pos, pos)
-        pos = pos + 1
-        if sep == "]" then return t end
-        if sep ~= "," then error("expected ',' or ']'") end
-      end
-    elseif c == '"' then
-      return str()
-    end
-    local lit = s:match("^-?%d+%.?%d*[eE]?[-+]?%d*", pos)
-    if lit and lit ~= "" then
-      pos = pos + #lit
-      return tonumber(lit)
-    end
-    for word, v in pairs({ ["true"] = true, ["false"] = false, ["null"] = false }) do
-      if s:sub(pos, pos + #word - 1) == word then
-        pos = pos + #word
-        return v
-      end
-    end
-    error("unexpected character")
-  end
-  local ok, v = pcall(function()
-    local r = value()
-    ws()
-    if pos <= #s then error("trailing data") end
-    return r
-  end)
+  local ok, v = pcall(require("gf.json").decode, s)
   if not ok or type(v) ~= "table" then return nil end
   return v
 end
 M._json_decode = json_decode
 
-local function xml_unescape(s)
-  return (s:gsub("&(#?x?%w+);", function(e)
-    local named = { amp = "&", lt = "<", gt = ">", quot = '"', apos = "'" }
-    if named[e] then return named[e] end
-    local hex = e:match("^#x(%x+)$")
-    if hex then return utf8.char(tonumber(hex, 16)) end
-    local dec = e:match("^#(%d+)$")
-    if dec then return utf8.char(tonumber(dec)) end
-    return "&" .. e .. ";"
-  end))
-end
-
 local function xml_field(body, name)
   local v = body:match("<" .. name .. ">(.-)</" .. name .. ">")
-  return v and xml_unescape(trim(v)) or nil
+  return v and require("gf.xml").unescape(trim(v)) or nil
 end
 
 -- }======
@@ -345,12 +248,11 @@ local function from_env(getenv)
   return make(ak, sk, getenv("AWS_SESSION_TOKEN"), exp and parse_time(exp), "env")
 end
 
+-- credential_process: run by the shell as the AWS CLI does, its output read through the loop.
 local function run_command(cmd)
-  local p = io.popen(cmd, "r")
-  if not p then return nil, false end
-  local out = p:read("a")
-  local ok, _, status = p:close()
-  return out, ok == true, status
+  local r, err = require("gf.proc").run(cmd, { timeout = 60 })
+  if not r then return nil, false, err end
+  return r.stdout, r.code == 0, r.code
 end
 
 local function from_process(cmd, name, opts)
@@ -441,13 +343,7 @@ local function from_instance(getenv, opts)
 end
 
 local function form_encode(params)
-  local aws = require("gf.aws")
-  local keys = {}
-  for k in pairs(params) do keys[#keys + 1] = k end
-  table.sort(keys)
-  local parts = {}
-  for _, k in ipairs(keys) do parts[#parts + 1] = aws.uri_encode(k) .. "=" .. aws.uri_encode(tostring(params[k])) end
-  return table.concat(parts, "&")
+  return require("gf.http").query(params)
 end
 
 local function assume_role(source, prof, name, opts, getenv)

@@ -118,8 +118,7 @@ function M.parse_error(res)
   if first == "<" then
     code, msg = text_of(body, "Code"), text_of(body, "Message")
   elseif first == "{" then
-    local ok, json = pcall(require, "gf.json")
-    local t = ok and json.decode(body)
+    local t = require("gf.json").decode(body)
     if type(t) == "table" then
       code = short_code(t.__type or t.code or t.Code)
       msg = t.message or t.Message or t.errorMessage
@@ -312,7 +311,8 @@ function Service:send(op, resource, req)
   end
   local res, msg, code = http.request({
     method = req.method, url = req.url, headers = headers, body = req.body,
-    body_file = req.body_file, output_file = req.output_file, range = req.range, sync = req.sync,
+    body_file = req.body_file, body_offset = req.body_offset, body_length = req.body_length,
+    output_file = req.output_file, range = req.range, sync = req.sync,
     slots = req.slots,
     timeout = req.timeout or self.timeout, connect_timeout = self.connect_timeout,
     retry = req.retry == nil and self.retry or req.retry, debug = self.debug,

@@ -61,12 +61,7 @@ function M.flatten(params)
 end
 
 local function form(flat)
-  local keys = {}
-  for k in pairs(flat) do keys[#keys + 1] = k end
-  table.sort(keys)
-  local parts = {}
-  for i, k in ipairs(keys) do parts[i] = base.encode(k) .. "=" .. base.encode(flat[k]) end
-  return table.concat(parts, "&")
+  return require("gf.http").query(flat)
 end
 
 local Client = {}

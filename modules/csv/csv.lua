@@ -75,7 +75,9 @@ end
 
 function M.reader(source, opts)
   local o = options("reader", opts, READER_OPTS)
-  if source == "-" then return open_reader("file", io.stdin, "<stdin>", o) end
+  if source == "-" then -- read through the loop (other tasks run while stdin waits), then parsed
+    return open_reader("string", require("gf.task").stdin():all(), o.name or "<stdin>", o)
+  end
   if type(source) == "string" then return open_reader("path", source, source, o) end
   if io.type(source) == "file" then return open_reader("file", source, "<file>", o) end
   error("bad argument #1 to 'reader' (path, \"-\" or open file expected)", 2)

@@ -31,8 +31,7 @@ local M = {}
 local function lease_live(rec)
   if not rec or rec.status ~= "running" or type(rec.output) ~= "table" then return false end
   local lu = rec.output.lease_until
-  local ok, time = pcall(require, "gf.time")
-  local now = ok and time.now() or os.time()
+  local now = require("gf.time").now()
   return type(lu) == "number" and lu > now
 end
 

@@ -41,21 +41,16 @@ end
 M.default_run_id = default_run_id
 
 local function logger()
-  local ok, log = pcall(require, "gf.log")
-  if ok then return log end
-  local nop = function() end
-  return { debug = nop, info = nop, warn = nop, error = nop, child = function(self) return self end }
+  return require("gf.log")
 end
 
 local function new_progress(opts)
   if opts.progress == false then return nil end
   if opts.progress then return opts.progress end
-  local ok, progress = pcall(require, "gf.progress")
-  if not ok then return nil end
-  return progress.new({ label = "nodes" })
+  return require("gf.progress").new({ label = "nodes" })
 end
 
--- shared with gf.flow.coordinator: the logger (gf.log, else silent) and the progress display
+-- shared with gf.flow.coordinator: the logger (gf.log) and the progress display
 M.logger, M.new_progress = logger, new_progress
 
 local function err_text(e)

@@ -154,8 +154,7 @@ function M.open(spec)
   local path = spec
   local dir = path:match("^(.*)/[^/]+$")
   if dir and dir ~= "" then
-    local ok, fs = pcall(require, "gf.fs")
-    if ok then fs.mkdir_p(dir) end
+    require("gf.fs").mkdir_p(dir)
   end
   local store, msg, code = require("gf.state").open({ path = path })
   if not store then return nil, ("flow state %s: %s"):format(path, msg), code end

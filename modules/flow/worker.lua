@@ -44,16 +44,11 @@ local runner = require("gf.flow.runner")
 local M = {}
 
 local function default_now()
-  local ok, time = pcall(require, "gf.time")
-  if ok and time.now then return time.now end
-  return os.time
+  return require("gf.time").now
 end
 
 local function default_log()
-  local ok, log = pcall(require, "gf.log")
-  if ok then return log end
-  local nop = function() end
-  return { debug = nop, info = nop, warn = nop, error = nop }
+  return require("gf.log")
 end
 
 local function hostname()
@@ -64,8 +59,7 @@ local function hostname()
 end
 
 function M.worker_id()
-  local ok, host = pcall(require, "gf.host")
-  local pid = ok and host.pid and host.pid() or math.random(1, 1 << 30)
+  local pid = require("gf.host").pid()
   return ("%s:%d:%06x"):format(hostname(), pid, math.random(0, 0xffffff))
 end
 

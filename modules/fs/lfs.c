@@ -4,7 +4,7 @@
 **
 **   read(path) -> string | nil, msg, code
 **   write(path, data, mode|nil) / append(...) / write_atomic(...) -> true | nil, msg, code
-**   copy(src, dst) / rename(src, dst) -> true | nil, msg, code       copy runs on the worker pool
+**   copy(src, dst) / rename(src, dst) -> true | nil, msg, code
 **   list(dir) -> {names} | nil, msg, code
 **   walk(dir, with_dirs, max_depth) -> {relative paths} | nil, msg, code
 **   glob(pattern, cross_slash) -> {paths} | nil, msg, code
@@ -14,8 +14,11 @@
 **   remove(path) / remove_tree(path) -> true | nil, msg, code    remove_tree raises on "" and "/"
 **   stat(path) -> {size=, mtime=, type=, mode=} | nil, msg, code   (lstat)
 **   exists(path) -> boolean
-**   sha256(path) -> hex | nil, msg, code                           runs on the worker pool
+**   sha256(path) -> hex | nil, msg, code
 **   sha256_string(data) -> hex
+**
+** list, read, write, append, write_atomic, rename (a copy across file systems), copy, sha256, walk,
+** glob and remove_tree run on the worker pool: the calling task waits, the loop does not.
 **
 ** Codes: "not_found" (ENOENT, ENOTDIR), "io" (anything else). Messages: "fs.<op> <path>: <why>".
 ** Misuse (wrong types, NUL bytes in paths, modes out of range) raises.
@@ -31,9 +34,6 @@
 
 #include "fs.h"
 #include "gf.h"
-
-#define LIST_MT "gf.fs.list"
-#define BUF_MT "gf.fs.buffer"
 
 static const char *code_of(int err)
 {
@@ -73,23 +73,7 @@ static int opt_mode(lua_State *L, int arg)
   return (int)m;
 }
 
-/* {====== boxes: C heap memory owned by a userdata while results are pushed ====== */
-
-static int list_gc(lua_State *L)
-{
-  gf_fs_list_free(luaL_checkudata(L, 1, LIST_MT));
-  return 0;
-}
-
-static gf_fs_list *new_list(lua_State *L)
-{
-  gf_fs_list *l = lua_newuserdatauv(L, sizeof *l, 0);
-  memset(l, 0, sizeof *l);
-  luaL_setmetatable(L, LIST_MT);
-  return l;
-}
-
-/* [box] -> [box, table] */
+/* [] -> [table] */
 static void push_list(lua_State *L, gf_fs_list *l)
 {
   lua_createtable(L, (int)(l->n < INT_MAX ? l->n : INT_MAX), 0);
@@ -97,106 +81,6 @@ static void push_list(lua_State *L, gf_fs_list *l)
     lua_pushstring(L, l->items[i]);
     lua_rawseti(L, -2, (lua_Integer)i + 1);
   }
-}
-
-/* Pushes the list (or a failure) and frees it; the box stays below the results. */
-static int list_result(lua_State *L, gf_fs_list *l, int err, const char *op, const char *path)
-{
-  if (err) {
-    gf_fs_list_free(l);
-    return fail1(L, op, path, err);
-  }
-  push_list(L, l);
-  gf_fs_list_free(l);
-  return 1;
-}
-
-typedef struct {
-  char *p;
-} buf_box;
-
-static int buf_gc(lua_State *L)
-{
-  buf_box *b = luaL_checkudata(L, 1, BUF_MT);
-  free(b->p);
-  b->p = NULL;
-  return 0;
-}
-
-/* }====== */
-
-static int l_read(lua_State *L)
-{
-  const char *path = check_path(L, 1);
-  buf_box *b = lua_newuserdatauv(L, sizeof *b, 0);
-  b->p = NULL;
-  luaL_setmetatable(L, BUF_MT);
-  size_t len = 0;
-  int err = gf_fs_read(path, &b->p, &len);
-  if (err) return fail1(L, "read", path, err);
-  lua_pushlstring(L, b->p, len);
-  free(b->p);
-  b->p = NULL;
-  return 1;
-}
-
-typedef int (*write_fn)(const char *, const char *, size_t, int);
-
-static int do_write(lua_State *L, const char *op, write_fn fn)
-{
-  const char *path = check_path(L, 1);
-  size_t len;
-  const char *data = luaL_checklstring(L, 2, &len);
-  int mode = opt_mode(L, 3);
-  int err = fn(path, data, len, mode);
-  return err ? fail1(L, op, path, err) : push_true(L);
-}
-
-static int l_write(lua_State *L)
-{
-  return do_write(L, "write", gf_fs_write);
-}
-
-static int l_append(lua_State *L)
-{
-  return do_write(L, "append", gf_fs_append);
-}
-
-static int l_write_atomic(lua_State *L)
-{
-  return do_write(L, "write_atomic", gf_fs_write_atomic);
-}
-
-static int l_rename(lua_State *L)
-{
-  const char *a = check_path(L, 1), *b = check_path(L, 2);
-  int err = gf_fs_rename(a, b);
-  return err ? fail2(L, "rename", a, b, err) : push_true(L);
-}
-
-static int l_list(lua_State *L)
-{
-  const char *dir = check_path(L, 1);
-  gf_fs_list *l = new_list(L);
-  return list_result(L, l, gf_fs_list_dir(dir, l), "list", dir);
-}
-
-static int l_walk(lua_State *L)
-{
-  const char *dir = check_path(L, 1);
-  int with_dirs = lua_toboolean(L, 2);
-  lua_Integer depth = luaL_optinteger(L, 3, -1);
-  luaL_argcheck(L, depth >= -1 && depth <= INT_MAX, 3, "depth must be -1 (unlimited) or >= 0");
-  gf_fs_list *l = new_list(L);
-  return list_result(L, l, gf_fs_walk(dir, with_dirs, (int)depth, l), "walk", dir);
-}
-
-static int l_glob(lua_State *L)
-{
-  const char *pattern = check_path(L, 1);
-  int cross = lua_toboolean(L, 2);
-  gf_fs_list *l = new_list(L);
-  return list_result(L, l, gf_fs_glob(pattern, cross, l), "glob", pattern);
 }
 
 static int l_match(lua_State *L)
@@ -233,19 +117,6 @@ static int l_remove(lua_State *L)
   const char *path = check_path(L, 1);
   int err = gf_fs_remove(path);
   return err ? fail1(L, "remove", path, err) : push_true(L);
-}
-
-static int l_remove_tree(lua_State *L)
-{
-  const char *path = check_path(L, 1);
-  luaL_argcheck(L, *path != '\0', 1, "refusing to remove an empty path");
-  int err = gf_fs_remove_tree(path);
-  if (err == EPERM) {
-    char real[PATH_MAX];
-    if (realpath(path, real) && strcmp(real, "/") == 0)
-      return luaL_argerror(L, 1, "refusing to remove '/'");
-  }
-  return err ? fail1(L, "remove_tree", path, err) : push_true(L);
 }
 
 static int l_stat(lua_State *L)
@@ -286,60 +157,221 @@ static int l_sha256_string(lua_State *L)
   return 1;
 }
 
-/* {====== worker-pool jobs: sha256 and copy ====== */
+/* {====== worker-pool jobs: everything that reads or writes file data, or walks a tree ====== */
+
+enum {
+  J_LIST,
+  J_READ,
+  J_WRITE,
+  J_APPEND,
+  J_WRITE_ATOMIC,
+  J_RENAME,
+  J_COPY,
+  J_SHA256,
+  J_WALK,
+  J_GLOB,
+  J_REMOVE_TREE
+};
+static const char *const JOB_NAMES[] = {"list",         "read",   "write",      "append",
+                                        "write_atomic", "rename", "copy",       "sha256",
+                                        "walk",         "glob",   "remove_tree"};
 
 typedef struct {
-  int err;
-  int is_copy;
-  char hex[65];
-  char *dst;   /* points into path's allocation (copy only) */
-  char path[]; /* source path, then dst */
+  int op, err;
+  int mode;      /* write*: permission bits or -1 */
+  int with_dirs; /* walk */
+  int depth;     /* walk; glob: cross_slash */
+  char *data;    /* write*: a copy of the caller's bytes; read: the file */
+  size_t len;
+  gf_fs_list list; /* walk, glob */
+  char hex[65];    /* sha256 */
+  char *b;         /* second path (rename, copy): points into a's allocation */
+  char a[];        /* the path */
 } fs_job;
 
 static void job_work(void *ud)
 {
   fs_job *j = ud;
-  j->err = j->is_copy ? gf_fs_copy(j->path, j->dst) : gf_fs_sha256_file(j->path, j->hex);
+  switch (j->op) {
+    case J_LIST:
+      j->err = gf_fs_list_dir(j->a, &j->list);
+      break;
+    case J_READ:
+      j->err = gf_fs_read(j->a, &j->data, &j->len);
+      break;
+    case J_WRITE:
+      j->err = gf_fs_write(j->a, j->data, j->len, j->mode);
+      break;
+    case J_APPEND:
+      j->err = gf_fs_append(j->a, j->data, j->len, j->mode);
+      break;
+    case J_WRITE_ATOMIC:
+      j->err = gf_fs_write_atomic(j->a, j->data, j->len, j->mode);
+      break;
+    case J_RENAME:
+      j->err = gf_fs_rename(j->a, j->b);
+      break;
+    case J_COPY:
+      j->err = gf_fs_copy(j->a, j->b);
+      break;
+    case J_SHA256:
+      j->err = gf_fs_sha256_file(j->a, j->hex);
+      break;
+    case J_WALK:
+      j->err = gf_fs_walk(j->a, j->with_dirs, j->depth, &j->list);
+      break;
+    case J_GLOB:
+      j->err = gf_fs_glob(j->a, j->depth, &j->list);
+      break;
+    case J_REMOVE_TREE:
+      j->err = gf_fs_remove_tree(j->a);
+      break;
+  }
 }
 
 static int job_push(lua_State *L, void *ud)
 {
   fs_job *j = ud;
-  if (j->is_copy) return j->err ? fail2(L, "copy", j->path, j->dst, j->err) : push_true(L);
-  if (j->err) return fail1(L, "sha256", j->path, j->err);
-  lua_pushlstring(L, j->hex, 64);
-  return 1;
+  const char *op = JOB_NAMES[j->op];
+  if (j->op == J_REMOVE_TREE && j->err == EPERM) {
+    char real[PATH_MAX];
+    if (realpath(j->a, real) && strcmp(real, "/") == 0)
+      return luaL_error(L, "bad argument #1 to 'remove_tree' (refusing to remove '/')");
+  }
+  if (j->err) return j->b ? fail2(L, op, j->a, j->b, j->err) : fail1(L, op, j->a, j->err);
+  switch (j->op) {
+    case J_READ:
+      lua_pushlstring(L, j->data ? j->data : "", j->len);
+      return 1;
+    case J_SHA256:
+      lua_pushlstring(L, j->hex, 64);
+      return 1;
+    case J_LIST:
+    case J_WALK:
+    case J_GLOB:
+      push_list(L, &j->list);
+      return 1;
+    default:
+      return push_true(L);
+  }
 }
 
 static void job_release(void *ud)
 {
-  free(ud);
+  fs_job *j = ud;
+  free(j->data);
+  gf_fs_list_free(&j->list);
+  free(j);
 }
 
-static int start_job(lua_State *L, const char *src, const char *dst)
+/* A job for op on path a (and b); the caller fills the rest, then start_job runs it. */
+static fs_job *new_job(lua_State *L, int op, const char *a, const char *b)
 {
-  size_t sl = strlen(src), dl = dst ? strlen(dst) : 0;
-  fs_job *j = calloc(1, sizeof *j + sl + 1 + dl + 1);
-  if (!j) return luaL_error(L, "not enough memory");
-  memcpy(j->path, src, sl + 1);
-  if (dst) {
-    j->is_copy = 1;
-    j->dst = j->path + sl + 1;
-    memcpy(j->dst, dst, dl + 1);
+  size_t al = strlen(a), bl = b ? strlen(b) : 0;
+  fs_job *j = calloc(1, sizeof *j + al + 1 + bl + 1);
+  if (!j) {
+    luaL_error(L, "not enough memory"); /* does not return */
+    return NULL;
   }
+  j->op = op;
+  j->mode = -1;
+  memcpy(j->a, a, al + 1);
+  if (b) {
+    j->b = j->a + al + 1;
+    memcpy(j->b, b, bl + 1);
+  }
+  return j;
+}
+
+static int start_job(lua_State *L, fs_job *j)
+{
   return gf_work(L, job_work, job_push, job_release, j); /* j now belongs to the host */
 }
 
-static int l_sha256(lua_State *L)
+static int l_list(lua_State *L)
+{
+  return start_job(L, new_job(L, J_LIST, check_path(L, 1), NULL));
+}
+
+static int l_read(lua_State *L)
+{
+  return start_job(L, new_job(L, J_READ, check_path(L, 1), NULL));
+}
+
+static int do_write(lua_State *L, int op)
 {
   const char *path = check_path(L, 1);
-  return start_job(L, path, NULL);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  int mode = opt_mode(L, 3);
+  fs_job *j = new_job(L, op, path, NULL);
+  j->mode = mode;
+  j->len = len;
+  j->data = malloc(len ? len : 1); /* a copy: the job may outlive a cancelled caller */
+  if (!j->data) {
+    free(j);
+    return luaL_error(L, "not enough memory");
+  }
+  memcpy(j->data, data, len);
+  return start_job(L, j);
+}
+
+static int l_write(lua_State *L)
+{
+  return do_write(L, J_WRITE);
+}
+
+static int l_append(lua_State *L)
+{
+  return do_write(L, J_APPEND);
+}
+
+static int l_write_atomic(lua_State *L)
+{
+  return do_write(L, J_WRITE_ATOMIC);
+}
+
+static int l_rename(lua_State *L)
+{
+  return start_job(L, new_job(L, J_RENAME, check_path(L, 1), check_path(L, 2)));
 }
 
 static int l_copy(lua_State *L)
 {
-  const char *a = check_path(L, 1), *b = check_path(L, 2);
-  return start_job(L, a, b);
+  return start_job(L, new_job(L, J_COPY, check_path(L, 1), check_path(L, 2)));
+}
+
+static int l_sha256(lua_State *L)
+{
+  return start_job(L, new_job(L, J_SHA256, check_path(L, 1), NULL));
+}
+
+static int l_walk(lua_State *L)
+{
+  const char *dir = check_path(L, 1);
+  int with_dirs = lua_toboolean(L, 2);
+  lua_Integer depth = luaL_optinteger(L, 3, -1);
+  luaL_argcheck(L, depth >= -1 && depth <= INT_MAX, 3, "depth must be -1 (unlimited) or >= 0");
+  fs_job *j = new_job(L, J_WALK, dir, NULL);
+  j->with_dirs = with_dirs;
+  j->depth = (int)depth;
+  return start_job(L, j);
+}
+
+static int l_glob(lua_State *L)
+{
+  const char *pattern = check_path(L, 1);
+  int cross = lua_toboolean(L, 2);
+  fs_job *j = new_job(L, J_GLOB, pattern, NULL);
+  j->depth = cross;
+  return start_job(L, j);
+}
+
+static int l_remove_tree(lua_State *L)
+{
+  const char *path = check_path(L, 1);
+  luaL_argcheck(L, *path != '\0', 1, "refusing to remove an empty path");
+  return start_job(L, new_job(L, J_REMOVE_TREE, path, NULL));
 }
 
 /* }====== */
@@ -360,20 +392,6 @@ int luaopen_gf_fs_core(lua_State *L)
       {"sha256", l_sha256},   {"sha256_string", l_sha256_string},
       {NULL, NULL},
   };
-  if (luaL_newmetatable(L, LIST_MT)) {
-    lua_pushcfunction(L, list_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, list_gc);
-    lua_setfield(L, -2, "__close");
-  }
-  lua_pop(L, 1);
-  if (luaL_newmetatable(L, BUF_MT)) {
-    lua_pushcfunction(L, buf_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, buf_gc);
-    lua_setfield(L, -2, "__close");
-  }
-  lua_pop(L, 1);
   luaL_newlib(L, funcs);
   return 1;
 }

@@ -26,6 +26,9 @@ struct gf_http_xfer {
   /* request */
   int is_head;
   FILE *upload;
+  off_t up_base;    /* where the body starts in upload */
+  uint64_t up_size; /* the body's length */
+  uint64_t up_left; /* bytes of the body not yet read */
   uint64_t max_body;
   char *output_file; /* final name */
   char *part_file;   /* output_file.part */
@@ -245,7 +248,10 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 static size_t on_upload(char *buf, size_t size, size_t n, void *ud)
 {
   gf_http_xfer *x = ud;
-  size_t got = fread(buf, 1, size * n, x->upload);
+  size_t want = size * n;
+  if (want > x->up_left) want = (size_t)x->up_left;
+  size_t got = want ? fread(buf, 1, want, x->upload) : 0;
+  x->up_left -= got;
   if (got == 0 && ferror(x->upload)) {
     x->io_failed = 1;
     x->io_errno = errno;
@@ -257,7 +263,11 @@ static size_t on_upload(char *buf, size_t size, size_t n, void *ud)
 static int on_seek(void *ud, curl_off_t offset, int origin)
 {
   gf_http_xfer *x = ud;
-  return fseeko(x->upload, (off_t)offset, origin) == 0 ? CURL_SEEKFUNC_OK : CURL_SEEKFUNC_FAIL;
+  if (origin != SEEK_SET || offset < 0 || (uint64_t)offset > x->up_left + (uint64_t)offset)
+    return CURL_SEEKFUNC_CANTSEEK;
+  if (fseeko(x->upload, x->up_base + (off_t)offset, SEEK_SET) != 0) return CURL_SEEKFUNC_FAIL;
+  x->up_left = x->up_size - (uint64_t)offset;
+  return CURL_SEEKFUNC_OK;
 }
 
 /* }====== */
@@ -304,12 +314,29 @@ static int set_method_and_body(gf_http_xfer *x, const gf_http_opts *o, const cha
       snprintf(err, errlen, "cannot read body_file %s: %s", o->body_file, strerror(errno));
       return -1;
     }
+    uint64_t fsize = (uint64_t)st.st_size;
+    if (o->body_offset > fsize ||
+        (o->body_length >= 0 && (uint64_t)o->body_length > fsize - o->body_offset)) {
+      *code = "io";
+      snprintf(err, errlen, "body_file %s: %llu bytes, the body asks for %lld from %llu",
+               o->body_file, (unsigned long long)fsize, (long long)o->body_length,
+               (unsigned long long)o->body_offset);
+      return -1;
+    }
+    x->up_base = (off_t)o->body_offset;
+    x->up_size = o->body_length >= 0 ? (uint64_t)o->body_length : fsize - o->body_offset;
+    x->up_left = x->up_size;
+    if (x->up_base && fseeko(x->upload, x->up_base, SEEK_SET) != 0) {
+      *code = "io";
+      snprintf(err, errlen, "body_file %s: %s", o->body_file, strerror(errno));
+      return -1;
+    }
     curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(e, CURLOPT_READFUNCTION, on_upload);
     curl_easy_setopt(e, CURLOPT_READDATA, x);
     curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, on_seek);
     curl_easy_setopt(e, CURLOPT_SEEKDATA, x);
-    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)st.st_size);
+    curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)x->up_size);
     /* libcurl's smallest upload buffer: 16 KiB writes keep the socket as busy as 64 KiB ones,
        and 64 concurrent uploads then hold 1 MiB of buffers, not 4. */
     curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);

@@ -28,10 +28,12 @@ typedef struct gf_http_opts {
   const char *body; /* may hold NUL bytes */
   size_t body_len;
   const char *body_file;
-  const char *output_file;             /* written to output_file.part, renamed when complete */
-  int nosync;                          /* output_file: no fdatasync / directory fsync */
-  int resume;                          /* continue output_file.part with a Range request */
-  const char *range;                   /* "bytes=0-99" or "0-99" */
+  uint64_t body_offset;    /* body_file: the body is body_length bytes from body_offset */
+  int64_t body_length;     /* -1: to the end of the file */
+  const char *output_file; /* written to output_file.part, renamed when complete */
+  int nosync;              /* output_file: no fdatasync / directory fsync */
+  int resume;              /* continue output_file.part with a Range request */
+  const char *range;       /* "bytes=0-99" or "0-99" */
   long timeout_ms, connect_timeout_ms; /* 0: none / libcurl default */
   long idle_timeout_ms;                /* abort after this long without a byte; 0: off */
   int follow_redirects;

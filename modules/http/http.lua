@@ -5,7 +5,8 @@
 --   (keep-alive pool), so gf.task.map(urls, http.get, {concurrency = 64}) keeps 64 in flight.
 --   opts:
 --     url (required), method ("GET"), headers = {name = value}, query = {k = v} | "k=v"
---     body = string (any bytes) | body_file = path
+--     body = string (any bytes) | body_file = path [, body_offset = n] [, body_length = n]
+--                            (a file body streams from the file: a part of it with offset/length)
 --     output_file = path     a 2xx body goes to path..".part", then is fsynced and renamed to
 --                            path once its size is checked (response.path is set) — on the
 --                            worker pool, concurrent downloads committed together; other
@@ -44,7 +45,8 @@
 --   request with output_file = path and resume = true; a non-2xx status is a failure here
 --   (code not_found for 404/410, auth for 401/403, throttled for 429, network for 5xx, else
 --   invalid_input).
--- query(t) -> "a=1&b=x%20y"   RFC 3986 encoding, sorted keys, array values repeat the key
+-- query(t) -> "a=1&b=x%20y"   RFC 3986 encoding, sorted keys, array values repeat the key,
+--                             `true` gives the bare name; the one query/form encoder of gfhost
 -- url_encode(s), url_decode(s [, form]) -> s | nil, msg, code, parse_url(url) -> table,
 -- redact_url(url) -> url with secrets masked
 -- slots(n) -> a transfer limit for the slots option; slots:in_flight() -> transfers holding one
@@ -205,6 +207,8 @@ function M.query(t)
     local v = t[k]
     if type(v) == "table" then
       for _, item in ipairs(v) do out[#out + 1] = enc(k) .. "=" .. enc(scalar(item, k)) end
+    elseif v == true then
+      out[#out + 1] = enc(k) -- a bare name (S3's ?uploads, ?delete)
     else
       out[#out + 1] = enc(k) .. "=" .. enc(scalar(v, k))
     end
@@ -217,12 +221,7 @@ end
 -- {====== logging ======
 
 local function default_log(level, line)
-  local ok, log = pcall(require, "gf.log")
-  if ok and type(log) == "table" and type(log[level]) == "function" then
-    log[level](line)
-  else
-    io.stderr:write(line, "\n")
-  end
+  require("gf.log")[level](line)
 end
 
 local function masked_headers(h)

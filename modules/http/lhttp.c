@@ -74,6 +74,8 @@ static const char *const OPTIONS[] = {"method",
                                       "headers",
                                       "body",
                                       "body_file",
+                                      "body_offset",
+                                      "body_length",
                                       "output_file",
                                       "resume",
                                       "range",
@@ -238,6 +240,11 @@ static void read_options(lua_State *L, gf_http_opts *o, char *method, size_t mle
   o->body = opt_string(L, "body", &o->body_len);
   o->body_file = opt_string(L, "body_file", NULL);
   if (o->body && o->body_file) luaL_error(L, "http.request: give body or body_file, not both");
+  lua_Integer off = opt_count(L, "body_offset", 0), blen = opt_count(L, "body_length", -1);
+  if ((off || blen >= 0) && !o->body_file)
+    luaL_error(L, "http.request: body_offset and body_length need body_file");
+  o->body_offset = (uint64_t)off;
+  o->body_length = (int64_t)blen;
   o->output_file = opt_string(L, "output_file", NULL);
   o->resume = opt_bool(L, "resume", 0);
   o->nosync = !opt_bool(L, "sync", 1);

@@ -114,7 +114,7 @@ function M.lines(source, opts)
   end
   local fh, name, owned
   if source == "-" then
-    fh, name = io.stdin, "<stdin>"
+    fh, name = require("gf.task").stdin(), "<stdin>" -- read through the loop
   elseif type(source) == "string" then
     local err
     fh, err = io.open(source, "rb")
@@ -131,8 +131,14 @@ function M.lines(source, opts)
   end
   local function iter()
     while true do
-      if io.type(fh) ~= "file" then return nil end
-      local line = fh:read("l")
+      local line
+      if source == "-" then
+        line = fh:line()
+      elseif io.type(fh) ~= "file" then
+        return nil
+      else
+        line = fh:read("l")
+      end
       if line == nil then
         finish()
         return nil

@@ -28,20 +28,11 @@ Progress.__index = Progress
 Progress.__name = "gf.progress"
 
 local function default_clock()
-  local ok, time = pcall(require, "gf.time")
-  if ok and type(time) == "table" and type(time.monotonic) == "function" then
-    return time.monotonic
-  end
-  return os.time
+  return require("gf.time").monotonic
 end
 
 local function default_tty()
-  local ok, host = pcall(require, "gf.host")
-  if ok and type(host) == "table" and host.isatty then
-    local tok, is = pcall(host.isatty, 2)
-    return tok and is == true
-  end
-  return false
+  return require("gf.host").isatty(2) == true
 end
 
 local function stderr_sink(text)
@@ -98,8 +89,7 @@ function M.new(opts)
   -- With the default sink on a terminal, gf.log keeps the live line below its records.
   local status = nil
   if tty and not opts.sink then
-    local ok, log = pcall(require, "gf.log")
-    if ok and type(log) == "table" then status = log.status end
+    status = require("gf.log").status
   end
   return setmetatable({
     total = opts.total and math.tointeger(opts.total), label = opts.label or "items",

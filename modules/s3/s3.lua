@@ -75,15 +75,7 @@ end
 
 local function query_string(q)
   if not q then return "" end
-  local keys = {}
-  for k in pairs(q) do keys[#keys + 1] = k end
-  table.sort(keys)
-  local parts = {}
-  for i, k in ipairs(keys) do
-    local v = q[k]
-    parts[i] = v == true and base.encode(k) or (base.encode(k) .. "=" .. base.encode(tostring(v)))
-  end
-  return "?" .. table.concat(parts, "&")
+  return "?" .. require("gf.http").query(q)
 end
 
 -- }======
@@ -389,22 +381,11 @@ local function glob_split(key)
 end
 M._glob_split = glob_split
 
-local function lua_glob(pat, cross)
-  local p = pat:gsub("[%^%$%(%)%%%.%+%-]", "%%%0")
-  local any = cross and "." or "[^/]"
-  p = p:gsub("%*%*", "\1"):gsub("%*", any .. "*"):gsub("%?", any):gsub("\1", ".*")
-  return "^" .. p .. "$"
-end
-
 local function matcher(pat, cross)
   if not pat then return nil end
-  local ok, fs = pcall(require, "gf.fs")
-  if ok and fs.match then
-    local o = cross and { cross_slash = true } or nil
-    return function(name) return fs.match(pat, name, o) end
-  end
-  local lp = lua_glob(pat, cross)
-  return function(name) return name:find(lp) ~= nil end
+  local fs = require("gf.fs")
+  local o = cross and { cross_slash = true } or nil
+  return function(name) return fs.match(pat, name, o) end
 end
 
 local LIST_OPTS = { prefix = true, delimiter = true, match = true, limit = true,

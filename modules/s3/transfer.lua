@@ -37,16 +37,6 @@ end
 
 -- {====== multipart upload ======
 
-local function read_part(path, offset, len)
-  local f, err = io.open(path, "rb")
-  if not f then return nil, err end
-  f:seek("set", offset)
-  local data = f:read(len)
-  f:close()
-  if not data or #data ~= len then return nil, "short read (file changed?)" end
-  return data
-end
-
 local function abort(c, bucket, key, upload_id)
   c:send("s3.abort_multipart", bucket, key, { method = "DELETE",
     url = c:object_url(bucket, key, { uploadId = upload_id }) })
@@ -69,13 +59,11 @@ function M.multipart_upload(c, bucket, key, opts, size)
   local etags, failure = {}, nil
   task.map(parts, function(n)
     if failure then return end
+    -- each part streams from the file (nothing read or hashed on the loop in one piece)
     local offset = (n - 1) * part_size
-    local data, err = read_part(opts.file, offset, math.min(part_size, size - offset))
-    if not data then
-      failure = failure or { ("s3.put %s: part %d: %s"):format(url, n, err), "io" }
-      return
-    end
-    local r, m, cd = c:send("s3.put", bucket, key, { method = "PUT", body = data,
+    local r, m, cd = c:send("s3.put", bucket, key, { method = "PUT", body_file = opts.file,
+      body_offset = offset, body_length = math.min(part_size, size - offset),
+      payload_hash = "UNSIGNED-PAYLOAD",
       headers = { ["content-type"] = "application/octet-stream" },
       url = c:object_url(bucket, key, { partNumber = n, uploadId = upload_id }) })
     if not r then
@@ -175,30 +163,12 @@ end
 
 -- {====== directories ======
 
-local function fs_or_nil()
-  local ok, fs = pcall(require, "gf.fs")
-  return ok and fs or nil
-end
-
-local function shq(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
-
 local function walk(dir)
-  local fs = fs_or_nil()
-  if fs then return fs.walk(dir) end
-  local p = io.popen("cd " .. shq(dir) .. " && find . -type f -o -type l | LC_ALL=C sort")
-  local out = {}
-  for line in p:lines() do out[#out + 1] = line:sub(3) end
-  local ok = p:close()
-  if not ok then return nil, "fs.walk " .. dir .. ": cannot list", "io" end
-  return out
+  return require("gf.fs").walk(dir)
 end
 
 local function mkdir_p(path)
-  local fs = fs_or_nil()
-  if fs then return fs.mkdir_p(path) end
-  local ok = os.execute("mkdir -p " .. shq(path))
-  if not ok then return nil, "mkdir -p " .. path .. " failed", "io" end
-  return true
+  return require("gf.fs").mkdir_p(path)
 end
 
 local DIR_OPTS = { concurrency = true, match = true, cross_slash = true, delimiter = true, sync = true }
@@ -230,11 +200,10 @@ function M.upload_dir(c, dir, url, opts)
   local files, msg, code = walk(dir)
   if not files then return nil, msg, code end
   local match = opts.match
-  local fs = fs_or_nil()
+  local fs = require("gf.fs")
   local selected = {}
   for _, rel in ipairs(files) do
-    if not match or (fs and fs.match(match, rel, { cross_slash = opts.cross_slash }))
-        or (not fs and rel:find(match, 1, true)) then
+    if not match or fs.match(match, rel, { cross_slash = opts.cross_slash }) then
       selected[#selected + 1] = rel
     end
   end
@@ -276,6 +245,9 @@ function M.download_prefix(c, url, dir, opts)
   local root = dir:gsub("/+$", "")
   local out = { count = 0, bytes = 0, failed = {} }
   local conc = opts.concurrency or c.concurrency
+  -- conc transfers in flight, run by a quarter more tasks: a download waiting for its commit
+  -- (write, fsync, rename on the worker pool; a few ms) does not hold a transfer back.
+  local slots = http.slots(conc)
 
   local function fetch(o)
     local path = root .. "/" .. o.key:sub(#prefix + 1)
@@ -292,9 +264,6 @@ function M.download_prefix(c, url, dir, opts)
 
   -- Downloads start with the first listing page: workers take objects from a channel while
   -- the next page is listed.
-  -- conc transfers in flight, run by a quarter more tasks: a download waiting for its commit
-  -- (write, fsync, rename on the worker pool; a few ms) does not hold a transfer back.
-  local slots = http.slots(conc)
   local ch = task.channel(conc * 4)
   local workers = {}
   for i = 1, conc + math.max(2, (conc + 3) // 4) do

@@ -339,8 +339,7 @@ static int db_busy_timeout(lua_State *L)
   if (!lua_isnoneornil(L, 2)) {
     lua_Integer ms = luaL_checkinteger(L, 2);
     luaL_argcheck(L, ms >= 0 && ms <= INT32_MAX, 2, "busy timeout out of range");
-    s->busy_ms = (int)ms;
-    sqlite3_busy_timeout(s->db, s->busy_ms);
+    s->busy_ms = (int)ms; /* the facade's retry budget: SQLite's own busy handler stays off */
   }
   lua_pushinteger(L, old);
   return 1;

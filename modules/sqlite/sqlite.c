@@ -20,7 +20,9 @@ static int configure(sqlite3 *db, const gf_sqlite_opts *o, char *err, size_t err
   char sql[64];
   int rc;
   sqlite3_extended_result_codes(db, 1);
-  sqlite3_busy_timeout(db, o->busy_ms);
+  /* No busy handler: it would sleep on the loop thread. A locked database returns SQLITE_BUSY
+  ** at once and the Lua facade retries with task sleeps, up to busy_ms. */
+  sqlite3_busy_timeout(db, 0);
   /* Reading the schema version makes a file that is not a database fail here, at open. */
   rc = pragma(db, "PRAGMA schema_version", err, errlen);
   if (rc != SQLITE_OK) return rc;

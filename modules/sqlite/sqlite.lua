@@ -19,10 +19,13 @@
 --     stmt:reset(), stmt:columns(), stmt:close()
 -- db:transaction(fn, ...) -> fn's results
 --     BEGIN IMMEDIATE, fn(db, ...), COMMIT. fn raising rolls back and re-raises; fn returning
---     nil, msg, code rolls back and returns those. Inside a gf task, a locked database is
---     retried with backoff (gf.task.sleep, so other tasks run) up to busy_timeout_ms; outside
---     a task SQLite's busy handler waits. Nested calls use SAVEPOINTs. Another task calling
---     transaction() on the same db waits until the open one ends.
+--     nil, msg, code rolls back and returns those. Nested calls use SAVEPOINTs. Another task
+--     calling transaction() on the same db waits until the open one ends.
+--
+-- A database locked by another connection or process never blocks the loop: SQLite's busy
+-- handler is off, and open, exec, query, first, execute and BEGIN/COMMIT are retried with
+-- backoff (gf.task.sleep: other tasks run meanwhile) for up to busy_timeout_ms, then return
+-- nil, msg, "busy".
 -- db:last_insert_id(), db:changes(), db:autocommit(), db:busy_timeout([ms]) -> previous
 -- db:close() -> true (idempotent; __gc and __close too)
 --
@@ -31,6 +34,7 @@
 -- "busy" (locked past the busy timeout), "io", "interrupted", "sql" (syntax, missing table...).
 -- Misuse raises: closed objects, unknown options, unsupported value types, too many values.
 local core = require("gf.sqlite.core")
+local tc = require("gf.task.core")
 
 local M = {
   _LIBRARY = core._LIBRARY,
@@ -66,53 +70,48 @@ function M.open(path, opts)
   if sync ~= nil and not ({ off = 1, normal = 1, full = 1, extra = 1 })[sync] then
     error("sqlite.open: synchronous must be off, normal, full or extra", 2)
   end
-  return core.open(path, readonly, wal, busy, sync)
+  return M.retry_busy(busy, core.open, path, readonly, wal, busy, sync)
 end
+
+-- {====== a locked database: retried, never waited for on the loop ======
+
+--- retry_busy(budget_ms, f, ...) -> f(...), called again with backoff while it returns
+--- nil, msg, "busy" and budget_ms has not passed (first call immediate, then 1 ms doubling to
+--- 100 ms, jittered). gf.task.sleep parks a task; outside a task it drives the loop.
+function M.retry_busy(budget_ms, f, ...)
+  local a, b, c = f(...)
+  if c ~= "busy" or a ~= nil then return a, b, c end
+  local waited, pause = 0, 0.001
+  while waited * 1000 < budget_ms do
+    local d = pause * (0.5 + math.random())
+    tc.sleep(d)
+    waited = waited + d
+    pause = math.min(pause * 2, 0.1)
+    a, b, c = f(...)
+    if c ~= "busy" or a ~= nil then return a, b, c end
+  end
+  return a, b, c
+end
+
+local Db = core.Db
+for _, name in ipairs({ "exec", "query", "first", "execute" }) do
+  local raw = Db[name]
+  Db[name] = function(db, ...) return M.retry_busy(db:busy_timeout(), raw, db, ...) end
+end
+
+-- }======
 
 -- {====== transactions ======
 
-local Db = core.Db
 local owners = setmetatable({}, { __mode = "k" }) -- db -> {task =, depth =}
 
-local function task_core()
-  local ok, t = pcall(require, "gf.task.core")
-  if ok then return t end
-  return nil
-end
-
--- Run `sql` (BEGIN IMMEDIATE / COMMIT); when locked inside a task, back off with task sleeps
--- (the busy handler is switched off meanwhile so the loop keeps running).
-local function run_retrying(db, sql)
-  local tc = task_core()
-  local me = tc and tc.current()
-  if not me then return db:exec(sql) end
-  local budget = db:busy_timeout()
-  local saved = db:busy_timeout(0)
-  local waited, pause = 0, 0.001
-  local ok, msg, code
-  while true do
-    ok, msg, code = db:exec(sql)
-    if ok or code ~= "busy" or waited * 1000 >= budget then break end
-    local d = pause * (0.5 + math.random())
-    local slept, err = pcall(tc.sleep, d)
-    if not slept then
-      db:busy_timeout(saved) -- interrupted: leave the connection as it was
-      error(err, 0)
-    end
-    waited = waited + d
-    pause = math.min(pause * 2, 0.1)
-  end
-  db:busy_timeout(saved)
-  return ok, msg, code
-end
 
 -- Wait while another task holds this db's transaction.
 local function acquire(db)
-  local tc = task_core()
-  local me = tc and tc.current() or "main"
+  local me = tc.current() or "main"
   local o = owners[db]
   while o and o.task ~= me do
-    if not (tc and tc.current()) then
+    if not tc.current() then
       error("sqlite.transaction: the database is in a transaction of another task", 3)
     end
     tc.sleep(0.001)
@@ -139,7 +138,7 @@ local function finish(db, o, sp, r)
     if sp then
       cok, cmsg, ccode = db:exec("RELEASE " .. sp)
     else
-      cok, cmsg, ccode = run_retrying(db, "COMMIT")
+      cok, cmsg, ccode = db:exec("COMMIT")
     end
     if cok then
       release(db, o)
@@ -170,7 +169,7 @@ function Db.transaction(db, fn, ...)
       return nil, msg, code
     end
   else
-    local ok, msg, code = run_retrying(db, "BEGIN IMMEDIATE")
+    local ok, msg, code = db:exec("BEGIN IMMEDIATE")
     if not ok then
       release(db, o)
       return nil, msg, code

@@ -170,8 +170,7 @@ local function is_condition_failure(msg)
 end
 
 local function sleep(s)
-  local ok, task = pcall(require, "gf.task")
-  if ok and task.sleep then task.sleep(s) end
+  require("gf.task").sleep(s)
 end
 
 -- }======

@@ -593,8 +593,8 @@ function Store:put_node_if(run_id, node, rec, lease)
     return false, r and node_view(run_id, node, r) or nil
   end
   return self:transaction(function(s)
-    local r, msg, code = s:get_node(run_id, node)
-    if not r and code ~= "not_found" then return nil, msg, code end
+    local r, gmsg, gcode = s:get_node(run_id, node)
+    if not r and gcode ~= "not_found" then return nil, gmsg, gcode end
     if not held_by(r, lease.worker) then return false, r end
     local ok, pmsg, pcode = s.backend:put_node(run_id, node, enc, s:_now())
     if not ok then return nil, pmsg, pcode end
@@ -661,17 +661,7 @@ function M.open(opts)
   elseif type(backend) ~= "table" then
     error(("state.open: unknown backend %q"):format(tostring(backend)), 2)
   end
-  local clock = opts.clock
-  if not clock then
-    local ok, time = pcall(require, "gf.time")
-    if ok and time.now then
-      clock = time.now
-    elseif backend.now then
-      clock = function() return backend:now() end
-    else
-      clock = os.time
-    end
-  end
+  local clock = opts.clock or require("gf.time").now
   return setmetatable({ backend = backend, clock = clock }, Store)
 end
 

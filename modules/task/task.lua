@@ -20,6 +20,9 @@
 --                               (an SQS receive whose messages must not be lost); the cancel is
 --                               raised at the first wait after it
 --
+-- stdin() -> reader             standard input through the loop (other tasks run while it
+--                               waits): reader:line() -> line | nil at the end, reader:all()
+--
 -- Cancellation (gf.task.cancel, a timeout, SIGINT/SIGTERM) raises "interrupted" once, at the
 -- wait the task is parked in or its next one. Clean-up code after that (<close> handlers, code
 -- after a pcall) may still wait: after a signal until GFHOST_GRACE seconds (default 10) have
@@ -266,5 +269,59 @@ function M.map(items, fn, opts)
   table.sort(errors, function(a, b) return a.index < b.index end)
   return results, errors
 end
+
+-- {====== standard input through the loop ======
+
+local Input = {}
+Input.__index = Input
+
+local function fill(r)
+  if r.eof then return false end
+  local ok, err, code = core.wait_fd(r.fd, "r")
+  if not ok then error(("stdin: %s (%s)"):format(tostring(err), tostring(code)), 0) end
+  local data, rerr = core.read_fd(r.fd)
+  if not data then error("stdin: " .. tostring(rerr), 0) end
+  if data == "" then
+    r.eof = true
+    return false
+  end
+  r.buf = r.buf .. data
+  return true
+end
+
+--- The next line without its "\n" (and a "\r" before it), or nil at the end of input.
+function Input:line()
+  while true do
+    local nl = self.buf:find("\n", self.pos, true)
+    if nl then
+      local line = self.buf:sub(self.pos, nl - 1)
+      self.pos = nl + 1
+      if self.pos > 65536 then self.buf, self.pos = self.buf:sub(self.pos), 1 end
+      return (line:gsub("\r$", ""))
+    end
+    if not fill(self) then
+      if self.pos > #self.buf then return nil end
+      local line = self.buf:sub(self.pos)
+      self.buf, self.pos = "", 1
+      return line
+    end
+  end
+end
+
+--- The rest of the input.
+function Input:all()
+  while fill(self) do end
+  local s = self.buf:sub(self.pos)
+  self.buf, self.pos = "", 1
+  return s
+end
+
+local stdin_reader
+function M.stdin()
+  stdin_reader = stdin_reader or setmetatable({ fd = 0, buf = "", pos = 1, eof = false }, Input)
+  return stdin_reader
+end
+
+-- }======
 
 return M

@@ -48,6 +48,27 @@ describe("gf.http fault injection #integration", function()
       assert.is_true(res.time > 0 and res.time < 5)
     end)
 
+    it("sends a part of a file as the body (body_offset, body_length)", function()
+      local f = tmp .. "/part.bin"
+      write(f, pattern(0, 100000))
+      local res = assert(http.request({ url = srv.url .. "/echo", method = "PUT", body_file = f,
+        body_offset = 65536, body_length = 20000 }))
+      assert.equal("20000", res.headers["x-echo-body-length"])
+      same_bytes(pattern(0, 100000):sub(65537, 85536), res.body)
+      -- to the end of the file when body_length is absent
+      res = assert(http.request({ url = srv.url .. "/echo", method = "PUT", body_file = f,
+        body_offset = 99990 }))
+      same_bytes(pattern(0, 100000):sub(99991), res.body)
+      -- a part beyond the end of the file is refused before anything is sent
+      local r = { http.request({ url = srv.url .. "/echo", method = "PUT", body_file = f,
+        body_offset = 90000, body_length = 20000, retry = false }) }
+      assert.is_nil(r[1])
+      assert.equal("io", r[3])
+      assert.matches("100000 bytes, the body asks for 20000 from 90000", r[2], 1, true)
+      assert.has_error(function() http.request({ url = srv.url, body_offset = 1 }) end,
+        "http.request: body_offset and body_length need body_file")
+    end)
+
     it("sends a body from a file, and other methods", function()
       local f = tmp .. "/up.bin"
       write(f, pattern(0, 70000))

@@ -2,6 +2,7 @@
 # Test servers on 127.0.0.1 (ports from ../shared/reference/test-servers.md):
 #   19000 s3rver (S3)            19001 fauxqs (SQS JSON + SNS + S3)   19002 dynalite (DynamoDB)
 #   19005 local-aws-sqs (SQS)    19006 stepfunctions-local (Step Functions)
+#   19010-19016 RabbitMQ (spec/support/rabbitmq.sh: AMQP 19010, AMQPS 19016), when installed
 #
 #   bash spec/support/servers.sh install   npm packages (pinned) into .emu/ (ignored), idempotent
 #   source spec/support/servers.sh; servers_start; ...; servers_stop
@@ -9,6 +10,7 @@
 GF_EMU_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/emu
 GF_EMU_DIR=$(cd "$GF_EMU_SRC/../../.." && pwd)/.emu
 GF_SERVER_PIDS=()
+source "$GF_EMU_SRC/../rabbitmq.sh"
 
 servers_install() {
   mkdir -p "$GF_EMU_DIR"
@@ -33,6 +35,9 @@ _wait_port() {
 
 servers_start() {
   local d=$GF_EMU_DIR
+  # RabbitMQ first: it takes ~9 s, the Node servers start meanwhile
+  local rmq=0
+  if [ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then rmq_start && rmq=1; fi
   mkdir -p "$d/run" && rm -rf "$d/run/s3data" && mkdir -p "$d/run/s3data"
   (cd "$d" && exec node --openssl-legacy-provider node_modules/s3rver/bin/s3rver.js \
     -d run/s3data -a 127.0.0.1 -p 19000 --silent >"$d/run/s3rver.log" 2>&1) &
@@ -49,7 +54,8 @@ servers_start() {
     --region us-east-1 >"$d/run/sfn.log" 2>&1) &
   GF_SERVER_PIDS+=($!)
   _wait_port 19000 s3rver && _wait_port 19001 fauxqs && _wait_port 19002 dynalite &&
-    _wait_port 19005 local-aws-sqs && _wait_port 19006 stepfunctions-local
+    _wait_port 19005 local-aws-sqs && _wait_port 19006 stepfunctions-local || return 1
+  if [ "$rmq" = 1 ]; then rmq_wait || return 1; fi
   export GF_TEST_SERVERS=1
 }
 
@@ -58,6 +64,7 @@ servers_stop() {
   for p in "${GF_SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${GF_SERVER_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   GF_SERVER_PIDS=()
+  rmq_stop
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

@@ -159,7 +159,7 @@ describe("gf.args #unit", function()
       it(row[1], function()
         local config = row[4]
         mocker.setup(finally, { modules = { { "gf.yaml", {
-          decode = function() return config end,
+          load = function() return config end,
         } } } })
         local path = with_config(config)
         local s = spec()
@@ -176,7 +176,7 @@ describe("gf.args #unit", function()
 
     it("takes the config file path itself from the environment", function()
       local path = write("env.yaml", "x")
-      mocker.setup(finally, { modules = { { "gf.yaml", { decode = function(text)
+      mocker.setup(finally, { modules = { { "gf.yaml", { load = function(text)
         assert.equal("x", text)
         return { collection = "C1" }
       end } } } })
@@ -236,7 +236,7 @@ describe("gf.args #unit", function()
     it("reports a YAML parse error with the file", function()
       local path = write("bad.yaml", "a: [")
       mocker.setup(finally, { modules = { { "gf.yaml", {
-        decode = function() return nil, "line 1: did not find expected node", "parse" end,
+        load = function() return nil, "line 1: did not find expected node", "parse" end,
       } } } })
       assert.same({ "--config " .. path .. ": line 1: did not find expected node", 2 },
         parse_fails(spec(), { "--config", path }))
@@ -245,34 +245,22 @@ describe("gf.args #unit", function()
     it("reports a decoder that raises", function()
       local path = write("raise.yaml", "a: [")
       mocker.setup(finally, { modules = { { "gf.yaml", {
-        decode = function() error("boom", 0) end,
+        load = function() error("boom", 0) end,
       } } } })
       assert.same({ "--config " .. path .. ": boom", 2 }, parse_fails(spec(), { "--config", path }))
     end)
 
     it("needs a mapping", function()
       local path = write("list.yaml", "- 1")
-      mocker.setup(finally, { modules = { { "gf.yaml", { decode = function() return "x" end } } } })
+      mocker.setup(finally, { modules = { { "gf.yaml", { load = function() return "x" end } } } })
       assert.same({ "--config " .. path .. ": expected a mapping of option values", 2 },
         parse_fails(spec(), { "--config", path }))
-    end)
-
-    it("says when gf.yaml is missing", function()
-      local path = write("m.yaml", "a: 1")
-      mocker.setup(finally, { unload = { "gf.yaml", "gf.json" } })
-      local saved = package.searchers
-      package.searchers = { function() return "not here" end }
-      local ok, e = pcall(args.parse, spec(), { "--config", path })
-      package.searchers = saved
-      assert.is_false(ok)
-      assert.same({ "--config " .. path .. ": reading YAML needs gf.yaml, which this build lacks",
-        2 }, { e.message, e.exit })
     end)
 
     it("names a bad value and the file it came from", function()
       local path = write("v.yaml", "x")
       mocker.setup(finally, { modules = { { "gf.yaml", {
-        decode = function() return { ["page-size"] = "lots" } end,
+        load = function() return { ["page-size"] = "lots" } end,
       } } } })
       assert.same({ "--page-size (in " .. path .. "): expected an integer, got 'lots'", 2 },
         parse_fails(spec(), { "--config", path }))
@@ -281,7 +269,7 @@ describe("gf.args #unit", function()
     it("rejects unknown keys only when strict_config is set", function()
       local path = write("k.yaml", "x")
       mocker.setup(finally, { modules = { { "gf.yaml", {
-        decode = function() return { collection = "C", colour = "red" } end,
+        load = function() return { collection = "C", colour = "red" } end,
       } } } })
       assert.equal("C", args.parse(spec(), { "--config", path }).collection)
       assert.same({ "--config " .. path .. ": unknown key 'colour'", 2 },

@@ -441,8 +441,8 @@ describe("gf.aws.credentials #unit", function()
       assert.is_nil(credentials._parse_time("tomorrow"))
     end)
 
-    it("decodes the JSON documents", function()
-      assert.same({ a = "x\"y\nz€", b = { 1, 2.5, true, false }, c = {} },
+    it("decodes the JSON documents with gf.json", function()
+      assert.same({ a = "x\"y\nz€", b = { 1, 2.5, true, require("gf.json").null }, c = {} },
         credentials._json_decode('{"a":"x\\"y\\nz\\u20ac","b":[1,2.5,true,null],"c":{}} '))
       assert.is_nil(credentials._json_decode('{"a":1} x'))
       assert.is_nil(credentials._json_decode('"str"'))

@@ -110,7 +110,7 @@ describe("gf.grib #unit", function()
     it("agrees with ecCodes on every field of a real GFS file, wrapping longitudes", function()
       local pts = { { -123.1, 49.25 }, { 237.64, 49.025 }, { 179.4, 10.3 }, { -179.9, -63.1 },
         { 359.2, 0.4 }, { 12.3, 89.9 } }
-      local inv = assert(grib.inventory(gfs))
+      assert(grib.inventory(gfs))
       local r = assert(grib.values_at(gfs, pts))
       assert.equal(343, #r.messages)
       for i, p in ipairs(pts) do
@@ -148,7 +148,7 @@ describe("gf.grib #unit", function()
       for i, p in ipairs(pts) do
         local want = eccodes_nearest(file, p[2], p[1])
         if not close(r.messages[1].values[i], want[1]) then
-          error(string.format("%s point %d (%g, %g): %s vs ecCodes %s", file, i, p[1], p[2],
+          error(string.format("%s point %d (%g, %g): %s vs ecCodes %s", cmc, i, p[1], p[2],
             tostring(r.messages[1].values[i]), tostring(want[1])))
         end
       end
@@ -172,7 +172,7 @@ describe("gf.grib #unit", function()
       for i, p in ipairs(pts) do
         local want = eccodes_nearest(cmc, p[2], p[1])
         if not close(r.messages[1].values[i], want[1]) then
-          error(string.format("%s point %d (%g, %g): %s vs ecCodes %s", file, i, p[1], p[2],
+          error(string.format("%s point %d (%g, %g): %s vs ecCodes %s", cmc, i, p[1], p[2],
             tostring(r.messages[1].values[i]), tostring(want[1])))
         end
       end

@@ -36,6 +36,26 @@ describe("gfhost event loop #unit", function()
     assert.equal("1 hello true\n", out)
   end)
 
+  it("reads NDJSON and CSV from stdin through the loop while other tasks run", function()
+    local code, out = sh_script([[
+      local task, json, csv = require("gf.task"), require("gf.json"), require("gf.csv")
+      local ticks = 0
+      local t = task.spawn(function() while true do task.sleep(0.01); ticks = ticks + 1 end end)
+      local got = {}
+      for v, n in json.lines("-") do
+        if v == "end" then break end
+        got[#got + 1] = n .. "=" .. v.a
+      end
+      local rows = {}
+      local r = csv.reader("-")
+      for row in function() return r:read() end do rows[#rows + 1] = table.concat(row, "|") end
+      io.write(table.concat(got, " "), " / ", table.concat(rows, " "), " ", tostring(ticks >= 20), "\n")
+      task.cancel(t)
+    ]], [[(echo '{"a":1}'; sleep 0.3; printf '{"a":2}\n"end"\nx,y\n'; sleep 0.3; echo 'z,w') | $GFHOST run $SCRIPT]])
+    assert.equal(0, code)
+    assert.equal("1=1 2=2 / x|y z|w true\n", out)
+  end)
+
   it("times out a descriptor wait with nil, message, 'timeout'", function()
     local code, out = sh_script([[
       local core = require("gf.task.core")

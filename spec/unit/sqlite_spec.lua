@@ -307,6 +307,38 @@ describe("gf.sqlite #unit", function()
       other:close()
     end)
 
+    it("retries a plain statement on a database another process holds, without blocking the loop",
+      function()
+      -- a second process takes the write lock for 0.3 s; this one's INSERT (no transaction) is
+      -- retried with task sleeps, and a ticker task keeps running meanwhile
+      local ready = os.tmpname()
+      os.remove(ready)
+      local holder = require("spec.support.run").script(([[
+        local db = assert(require("gf.sqlite").open(%q))
+        assert(db:exec("BEGIN IMMEDIATE"))
+        require("gf.fs").write(%q, "locked")
+        require("gf.task").sleep(0.3)
+        assert(db:exec("COMMIT"))
+      ]]):format(path, ready))
+      os.execute(("%s run %s &"):format(require("spec.support.paths").gfhost, holder))
+      for _ = 1, 400 do
+        if io.open(ready) then break end
+        task.sleep(0.01)
+      end
+      assert.truthy(io.open(ready), "the holder process did not take the lock")
+      local ticks = 0
+      local ticker = task.spawn(function()
+        for _ = 1, 10 do task.sleep(0.01); ticks = ticks + 1 end
+      end)
+      local other = assert(sqlite.open(path, { busy_timeout_ms = 5000 }))
+      assert.equal(1, other:execute("INSERT INTO t (name) VALUES ('after')"))
+      assert.equal(10, ticks)
+      task.wait(ticker)
+      other:close()
+      os.remove(ready)
+      os.remove(holder)
+    end)
+
     it("inside a task, gives up with busy after busy_timeout_ms", function()
       local other = assert(sqlite.open(path, { busy_timeout_ms = 50 }))
       assert(db:exec("BEGIN IMMEDIATE"))

@@ -45,9 +45,7 @@ function M.log_group(name)
 end
 
 local function iso(t)
-  local ok, time = pcall(require, "gf.time")
-  if ok then return time.iso8601(t) end
-  return os.date("!%Y-%m-%dT%H:%M:%SZ", t)
+  return require("gf.time").iso8601(t)
 end
 
 --- Split [start, stop) into windows of `width` seconds (the last one shorter).
