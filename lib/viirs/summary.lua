@@ -97,8 +97,6 @@ function M.series(rows)
   return { zones = zones, months = months, mean = mean }
 end
 
-local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
 --- The gnuplot script for a data file with one block per zone ("month value" lines).
 function M.gnuplot_script(path, data, zones, opts, nmonths)
   local ext = opts.format or path:lower():match("%.(%w+)$")
@@ -146,13 +144,13 @@ function M.plot(path, rows, opts)
   local tmp = path .. ".gftmp-" .. require("gf.host").pid()
   assert(fs.write(script, M.gnuplot_script(tmp, data, s.zones,
     { title = opts.title, format = ext }, #s.months)))
-  local gp = opts.gnuplot or "gnuplot"
-  local ok = os.execute(("%s %s >%s 2>&1"):format(gp, q(script), q(dir .. "/gnuplot.log")))
-  local glog = fs.read(dir .. "/gnuplot.log") or ""
-  if not ok or not fs.exists(tmp) then
+  -- gf.proc: the child runs beside the loop, never blocking it
+  local r, perr = require("gf.proc").run({ opts.gnuplot or "gnuplot", script }, { timeout = 120 })
+  if not r or r.code ~= 0 or not fs.exists(tmp) then
     os.remove(tmp)
     fs.remove_tree(dir)
-    return nil, ("--plot %s: gnuplot failed (is gnuplot-nox installed?): %s"):format(path, glog), "io"
+    return nil, ("--plot %s: gnuplot failed (is gnuplot-nox installed?): %s"):format(path,
+      r and (r.stderr ~= "" and r.stderr or ("exit " .. tostring(r.code))) or tostring(perr)), "io"
   end
   local rok, rerr, rcode = fs.rename(tmp, path)
   fs.remove_tree(dir)

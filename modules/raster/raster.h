@@ -49,7 +49,7 @@ gf_rv *gf_raster_footprint(const char *path, int band, gf_nodata nd, int max_siz
 gf_rv *gf_raster_list(const char *path, gf_gdal_err *e);
 /* Copy the bytes of `src` (any GDAL virtual path, e.g. a member of /vsitar/x.tgz) to the local
 ** file `dst`: written to a temporary name beside it, size-checked, renamed. Returns 0 on success.
- */
+*/
 int gf_raster_extract(const char *src, const char *dst, gf_gdal_err *e);
 
 /* True for paths GDAL reaches through a virtual file system (/vsis3/, /vsicurl/, ...). */
