@@ -22,6 +22,7 @@ local log = require("gf.log")
 local task = require("gf.task")
 local cmr = require("backfill.cmr")
 local message = require("backfill.message")
+local granule = require("backfill.granule")
 
 local VERSION = "1.0.0"
 
@@ -117,7 +118,7 @@ do
     if n > 0 then page_limit = n end
   end
 end
-local min_version = require("backfill.rules").parse_version(opts.dmrpp_min_version)
+local min_version = require("backfill.granule").parse_version(opts.dmrpp_min_version)
 if not min_version then fail(("Error: --dmrpp-min-version must look like X.Y.Z-B, got '%s'"):format(opts.dmrpp_min_version)) end
 local cycles
 if opts.cycles then
@@ -293,7 +294,7 @@ local months, month_order = {}, {}
 local counts = { granules = 0, footprint = 0, image = 0, dmrpp = 0, both = 0, failed = 0, messages = 0 }
 local first = { footprint = {}, image = {}, dmrpp = {} }
 local function month(g)
-  local s = rules.dates(g)
+  local s = granule.dates(g)
   local key = s and s:sub(1, 7) or "unknown"
   local m = months[key]
   if not m then
@@ -320,7 +321,7 @@ local function handle(g, d)
     counts.failed = counts.failed + 1
     log.warn("granule could not be processed", { concept_id = cid, need = e.need, error = e.message })
   end
-  local gs, ge = rules.dates(g)
+  local gs, ge = granule.dates(g)
   for _, need in ipairs(d.needs) do
     if limit and counts.messages >= limit then return false end
     counts[need] = counts[need] + 1
@@ -329,7 +330,7 @@ local function handle(g, d)
     if #f < 100 then f[#f + 1] = cid end
     counts.messages = counts.messages + 1
     if writer_ch then
-      writer_ch:send(builder:build(g, need, d.s3, { size = rules.size(g, d.s3.filename),
+      writer_ch:send(builder:build(g, need, d.s3, { size = granule.size(g, d.s3.filename),
         skip_opendap = d.skip_opendap[need], granule_start = gs, granule_end = ge }))
     end
   end

@@ -9,7 +9,7 @@
 -- (GetExecutionHistory, every page) with --concurrency requests in flight, and takes the error
 -- the way the original did — details.errorMessage or exception.Cause of the failing state's
 -- input — falling back to the failing task event's and the ExecutionFailed event's error and
--- cause (rules: workflows/backfill/failed_workflows.lua). Errors are grouped by a token
+-- cause (rules: lib/failed_workflows/errors.lua). Errors are grouped by a token
 -- Levenshtein similarity after masking numbers, UUIDs, ARNs, URLs, granule ids and other long
 -- identifiers; --threshold (0-1) is how similar two errors must be to count as one.
 -- Prints the original's lines on stdout ("Number of unique errors found: N", then per error
@@ -28,7 +28,7 @@ local log = require("gf.log")
 local task = require("gf.task")
 local time = require("gf.time")
 local awsjson = require("gf.awsjson")
-local rules = require("backfill.failed_workflows")
+local rules = require("failed_workflows.errors")
 
 local MAX_PAGE = 1000
 

@@ -7,7 +7,7 @@
 --     --concurrency 8 --output -
 --
 -- Queries the log group /aws/lambda/<aws_lambda_log> (or a full group name starting with "/")
--- with the original's query (backfill.memory_profile.QUERY), limit 10000, in 300 s windows
+-- with the original's query (memory_profile.insights.QUERY), limit 10000, in 300 s windows
 -- (--window) over the last --start_time hours (or --start/--end, end exclusive), --concurrency
 -- queries at once, polling GetQueryResults with backoff (--poll doubling by 1.5 up to --max-poll)
 -- until Complete. Joins the JSON log lines (aws_request_id, collection) with the REPORT lines
@@ -24,8 +24,8 @@ local host = require("gf.host")
 local log = require("gf.log")
 local task = require("gf.task")
 local time = require("gf.time")
-local mp = require("backfill.memory_profile")
-local query = require("backfill.memory_profile_query")
+local mp = require("memory_profile.insights")
+local query = require("memory_profile.query")
 
 local function fail(msg, code) host.fail("memory_profile: " .. msg, code or 2) end
 

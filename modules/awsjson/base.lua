@@ -83,7 +83,7 @@ function M.classify(status, code)
   if status == 429 then return "throttled" end
   if status == 409 or status == 412 then return "conflict" end
   if status >= 400 and status < 500 then return "invalid_input" end
-  return "aws"
+  return "service"
 end
 
 local function one_line(s, max)

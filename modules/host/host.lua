@@ -5,6 +5,7 @@
 -- root(), version()     where the Lua tree is; gfhost's version
 -- load_script(name)     resolve `gfhost run <name|path>` to a loaded chunk, or nil, message
 -- command(cmd, ...)     `gfhost list|version|spec ...` (called by the executable)
+-- ERROR_CODES           the closed set of codes in `nil, message, code` (docs/errors.md)
 local core = require("gf.host.core")
 
 local M = {}
@@ -15,6 +16,27 @@ M.libdir = core.libdir
 M.isatty = core.isatty
 M.pid = core.pid
 M.exe = core.exe
+
+--- The one closed set of error codes: every `nil, message, code` any module, library or script
+--- returns uses one of these (docs/errors.md says when; spec/unit/error_codes_spec.lua checks
+--- the sources and the specs' expectations against this table).
+M.ERROR_CODES = {
+  timeout = "a deadline passed, or a lock was held past the wait allowed",
+  network = "connection refused, reset or lost; DNS",
+  tls = "certificate or TLS handshake failure",
+  auth = "credentials missing or refused (401/403, AMQP ACCESS_REFUSED)",
+  not_found = "no such object, file, queue, key, record or program",
+  conflict = "a condition failed: already exists, already claimed, constraint, inequivalent declare",
+  throttled = "the service asked to slow down (429, SlowDown, Throttling)",
+  parse = "a document could not be read: bad JSON, YAML, XML, CSV, GRIB",
+  invalid_input = "the request was refused as wrong (other 4xx), bad SQL, a bad value",
+  io = "a local file or device failed",
+  gdal = "GDAL could not open or convert a raster",
+  service = "a remote service failed (5xx, CMR or Logs Insights errors, a reply missing a field)",
+  protocol = "a peer broke its protocol (AMQP frame errors, channel closed by the broker)",
+  closed = "the connection was closed by this process while a task waited on it",
+  interrupted = "the task was cancelled (SIGINT/SIGTERM, gf.task.cancel, a timeout)",
+}
 
 --- Raise an expected failure (no traceback). `exit` defaults to 1.
 function M.fail(message, exit)

@@ -74,7 +74,7 @@ function M.multipart_upload(c, bucket, key, opts, size)
   end, { concurrency = c.part_concurrency })
   if not failure then
     for n = 1, #parts do
-      if not etags[n] then failure = { ("s3.put %s: part %d has no ETag"):format(url, n), "aws" } end
+      if not etags[n] then failure = { ("s3.put %s: part %d has no ETag"):format(url, n), "service" } end
     end
   end
   if failure then

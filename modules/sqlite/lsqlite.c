@@ -2,7 +2,7 @@
 ** lsqlite.c — gf.sqlite.core: the Lua binding of SQLite. The facade gf.sqlite checks the option
 ** table of open() and adds db:transaction().
 **
-**   open(path, readonly, wal, busy_ms, synchronous|nil) -> db | nil, msg, "io"|"busy"|...
+**   open(path, readonly, wal, busy_ms, synchronous|nil) -> db | nil, msg, "io"|"timeout"|...
 **   blob(string) -> blob                 bind a string as a BLOB instead of TEXT
 **
 **   db:exec(sql) -> true | nil, msg, code                 several statements, no parameters
@@ -20,7 +20,7 @@
 **
 ** Parameters: nil -> NULL, boolean -> 0/1, integer -> INTEGER, float -> REAL, string -> TEXT
 ** (binary-safe), blob(s) -> BLOB. A row is a table keyed by column name; NULL columns are absent.
-** Codes: "conflict" (constraint), "busy" (busy/locked), "io", "interrupted", "sql" (anything
+** Codes: "conflict" (constraint), "timeout" (busy/locked), "io", "interrupted", "invalid_input" (anything
 ** else: syntax, missing table, ...). Misuse (closed objects, bad parameter types, more values
 ** than parameters, several statements where one is expected) raises.
 */

@@ -137,7 +137,7 @@ const char *gf_sqlite_code(int rc)
       return "conflict";
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
-      return "busy";
+      return "timeout"; /* locked by another connection past the wait */
     case SQLITE_INTERRUPT:
       return "interrupted";
     case SQLITE_NOTFOUND:
@@ -154,6 +154,6 @@ const char *gf_sqlite_code(int rc)
     case SQLITE_AUTH:
       return "io";
     default:
-      return "sql";
+      return "invalid_input"; /* SQL the database cannot run: syntax, missing table */
   }
 }

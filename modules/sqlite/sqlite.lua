@@ -25,13 +25,14 @@
 -- A database locked by another connection or process never blocks the loop: SQLite's busy
 -- handler is off, and open, exec, query, first, execute and BEGIN/COMMIT are retried with
 -- backoff (gf.task.sleep: other tasks run meanwhile) for up to busy_timeout_ms, then return
--- nil, msg, "busy".
+-- nil, msg, "timeout".
 -- db:last_insert_id(), db:changes(), db:autocommit(), db:busy_timeout([ms]) -> previous
 -- db:close() -> true (idempotent; __gc and __close too)
 --
 -- Values: nil <-> NULL (absent from row tables), booleans -> 0/1, integers <-> Lua integers,
 -- floats <-> REAL, TEXT and BLOB -> Lua strings. Codes: "conflict" (constraint violation),
--- "busy" (locked past the busy timeout), "io", "interrupted", "sql" (syntax, missing table...).
+-- "timeout" (locked past the busy timeout), "io", "interrupted", "invalid_input" (SQL the
+-- database cannot run: syntax, missing table).
 -- Misuse raises: closed objects, unknown options, unsupported value types, too many values.
 local core = require("gf.sqlite.core")
 local tc = require("gf.task.core")
@@ -76,11 +77,11 @@ end
 -- {====== a locked database: retried, never waited for on the loop ======
 
 --- retry_busy(budget_ms, f, ...) -> f(...), called again with backoff while it returns
---- nil, msg, "busy" and budget_ms has not passed (first call immediate, then 1 ms doubling to
+--- nil, msg, "timeout" and budget_ms has not passed (first call immediate, then 1 ms doubling to
 --- 100 ms, jittered). gf.task.sleep parks a task; outside a task it drives the loop.
 function M.retry_busy(budget_ms, f, ...)
   local a, b, c = f(...)
-  if c ~= "busy" or a ~= nil then return a, b, c end
+  if c ~= "timeout" or a ~= nil then return a, b, c end
   local waited, pause = 0, 0.001
   while waited * 1000 < budget_ms do
     local d = pause * (0.5 + math.random())
@@ -88,7 +89,7 @@ function M.retry_busy(budget_ms, f, ...)
     waited = waited + d
     pause = math.min(pause * 2, 0.1)
     a, b, c = f(...)
-    if c ~= "busy" or a ~= nil then return a, b, c end
+    if c ~= "timeout" or a ~= nil then return a, b, c end
   end
   return a, b, c
 end

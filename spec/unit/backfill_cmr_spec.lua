@@ -52,9 +52,9 @@ describe("backfill cmr #unit", function()
   end)
 
   it("fetch failures: status >= 400, a body without items, transport errors", function()
-    assert.same({ nil, 'CMR problem: http://x/s status 500 (search-after nil): {"errors":["x"]}', "cmr" },
+    assert.same({ nil, 'CMR problem: http://x/s status 500 (search-after nil): {"errors":["x"]}', "service" },
       { cmr.fetch("http://x/s", { http = fake(500, '{"errors":["x"]}') }) })
-    assert.same({ nil, 'CMR problem: http://x/s status 200 (search-after s): {"hits":1}', "cmr" },
+    assert.same({ nil, 'CMR problem: http://x/s status 200 (search-after s): {"hits":1}', "service" },
       { cmr.fetch("http://x/s", { http = fake(200, '{"hits":1}'), search_after = "s" }) })
     local down = { get = function() return nil, "http.request GET http://x/s: refused", "network" end }
     assert.same({ nil, "http.request GET http://x/s: refused", "network" }, { cmr.fetch("http://x/s", { http = down }) })

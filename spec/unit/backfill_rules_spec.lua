@@ -2,7 +2,8 @@
 local json = require("gf.json")
 local fs = require("gf.fs")
 local paths = require("spec.support.paths")
-local R = require("backfill.rules")
+local R = require("backfill.granule")
+local rules = require("backfill.rules")
 
 local scen = assert(json.decode(assert(fs.read(paths.fixtures .. "/cmr/scenario_granules.json"))))
 local dmrpp_text = assert(fs.read(paths.fixtures .. "/cmr/sample.nc.dmrpp"))
@@ -89,13 +90,13 @@ describe("backfill rules #unit", function()
 
   it("decide: needs per mode, and a granule failing one need is still checked for the others", function()
     local g = scen.granule_with_related_urls_but_no_image -- no s3 direct access URL
-    local d = R.decide(g, opts(), {})
+    local d = rules.decide(g, opts(), {})
     assert.same({}, d.needs)
     assert.equal(2, #d.errors)
     assert.equal("footprint", d.errors[1].need)
     assert.equal("image", d.errors[2].need)
     assert.matches("missing S3 bucket info", d.errors[1].message)
-    d = R.decide(g, opts({ use_data_url = true }), {})
+    d = rules.decide(g, opts({ use_data_url = true }), {})
     assert.same({ "footprint", "image" }, d.needs)
     assert.same({}, d.errors)
   end)
@@ -105,36 +106,36 @@ describe("backfill rules #unit", function()
       SpatialExtent = { HorizontalSpatialDomain = { Geometry = { GPolygons = { {} } } } },
       RelatedUrls = { { Type = "GET DATA VIA DIRECT ACCESS", URL = "s3://b/k/f.nc" },
         { Type = "GET RELATED VISUALIZATION", URL = "https://x/y.png" } } } }
-    assert.same({}, R.decide(g, opts(), {}).needs)
-    assert.same({ "footprint", "image" }, R.decide(g, opts({ footprint = "force", image = "force" }), {}).needs)
-    assert.same({ "image" }, R.decide(g, opts({ footprint = "off", image = "force" }), {}).needs)
+    assert.same({}, rules.decide(g, opts(), {}).needs)
+    assert.same({ "footprint", "image" }, rules.decide(g, opts({ footprint = "force", image = "force" }), {}).needs)
+    assert.same({ "image" }, rules.decide(g, opts({ footprint = "off", image = "force" }), {}).needs)
   end)
 
   it("decide dmrpp: no opendap URL sends with skip false; old version sends; matched skips; read failure is an error", function()
     local o = opts({ footprint = "off", image = "off", dmrpp = "on" })
     local noop = scen.granule_that_has_s3_url_with_one_directory
-    local d = R.decide(noop, o, { read_dmrpp = function() error("not called") end })
+    local d = rules.decide(noop, o, { read_dmrpp = function() error("not called") end })
     assert.same({ "dmrpp" }, d.needs)
     assert.is_false(d.skip_opendap.dmrpp)
 
     local g = scen.granule_that_has_opendap_url
     local asked
-    d = R.decide(g, o, { read_dmrpp = function(b, k) asked = b .. "/" .. k return dmrpp_text end })
+    d = rules.decide(g, o, { read_dmrpp = function(b, k) asked = b .. "/" .. k return dmrpp_text end })
     assert.equal("bucket-name/directory1/filename.nc.dmrpp", asked)
     assert.same({ "dmrpp" }, d.needs)
     assert.is_true(d.skip_opendap.dmrpp)
     assert.equal("older", d.dmrpp_state)
 
-    d = R.decide(g, opts({ footprint = "off", image = "off", dmrpp = "on", dmrpp_min_version = { 3, 20, 9, 91 } }),
+    d = rules.decide(g, opts({ footprint = "off", image = "off", dmrpp = "on", dmrpp_min_version = { 3, 20, 9, 91 } }),
       { read_dmrpp = function() return dmrpp_text end })
     assert.same({}, d.needs)
     assert.equal("matched", d.dmrpp_state)
 
-    d = R.decide(g, o, { read_dmrpp = function() return nil, "s3.get s3://bucket-name/x: 404 NoSuchKey", "not_found" end })
+    d = rules.decide(g, o, { read_dmrpp = function() return nil, "s3.get s3://bucket-name/x: 404 NoSuchKey", "not_found" end })
     assert.same({}, d.needs)
     assert.same({ { need = "dmrpp", message = "s3.get s3://bucket-name/x: 404 NoSuchKey" } }, d.errors)
 
-    d = R.decide(g, opts({ footprint = "off", image = "off", dmrpp = "force" }), {})
+    d = rules.decide(g, opts({ footprint = "off", image = "off", dmrpp = "force" }), {})
     assert.same({ "dmrpp" }, d.needs)
     assert.is_true(d.skip_opendap.dmrpp)
   end)

@@ -1,6 +1,6 @@
--- backfill.failed_workflows: reading an execution history the way AWS writes it, the masks,
+-- failed_workflows.errors: reading an execution history the way AWS writes it, the masks,
 -- the token Levenshtein similarity, the grouping and the original's output lines.
-local fw = require("backfill.failed_workflows")
+local fw = require("failed_workflows.errors")
 local json = require("gf.json")
 
 local function lines(s)
@@ -51,7 +51,7 @@ local function caught_history()
   }
 end
 
-describe("backfill.failed_workflows #unit", function()
+describe("failed_workflows.errors #unit", function()
   describe("scanner and record", function()
     it("reads a caught Lambda error like the original (exception.Cause of the failing state's input)", function()
       local s = scan(caught_history())
@@ -309,7 +309,7 @@ describe("backfill.failed_workflows #unit", function()
         st.inflight = st.inflight - 1
         local i = tonumber(params.executionArn:match(":e(%d+)$"))
         if i == o.broken then
-          return nil, "states.GetExecutionHistory " .. params.executionArn .. ": 500 InternalError", "aws"
+          return nil, "states.GetExecutionHistory " .. params.executionArn .. ": 500 InternalError", "service"
         end
         return history(i, params.nextToken == "p2" and 2 or 1)
       end
@@ -377,7 +377,7 @@ describe("backfill.failed_workflows #unit", function()
       assert.same({ "failed_workflows: 1 of 7 execution histories could not be read", 1 }, { e.message, e.exit })
       local doc = assert(json.decode(out))
       assert.same({ 7, 1, 2 }, { doc.failed_executions, doc.unreadable, doc.unique_errors })
-      assert.same({ { execution_arn = SM:gsub("stateMachine", "execution") .. ":e3", code = "aws",
+      assert.same({ { execution_arn = SM:gsub("stateMachine", "execution") .. ":e3", code = "service",
         message = "states.GetExecutionHistory " .. SM:gsub("stateMachine", "execution") .. ":e3: 500 InternalError" } },
         doc.errors)
       assert.same({ 3, 3 }, { doc.groups[1].count, doc.groups[2].count })

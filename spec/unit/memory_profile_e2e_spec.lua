@@ -154,9 +154,9 @@ describe("memory_profile end to end #unit", function()
       assert.equal(1, r.code)
       assert.is_nil(fs.read(out))
       assert.matches("ERROR window 2/3 2024-05-01T00:05:00Z..2024-05-01T00:09:59Z: query "
-        .. "8d5170a6-c2bf-4e95-9042-5f6e708192a3 ended Failed code=query_failed", r.stderr, 1, true)
+        .. "8d5170a6-c2bf-4e95-9042-5f6e708192a3 ended Failed code=service", r.stderr, 1, true)
       assert.matches("ERROR window 3/3 2024-05-01T00:10:00Z..2024-05-01T00:14:59Z: query "
-        .. "9e6281b7-d3c0-4fa6-8153-607f8192a3b4 ended Timeout code=query_failed", r.stderr, 1, true)
+        .. "9e6281b7-d3c0-4fa6-8153-607f8192a3b4 ended Timeout code=service", r.stderr, 1, true)
       assert.matches("gfhost: memory_profile: 2 of 3 windows failed; no CSV written. First: window 2/3 "
         .. "2024-05-01T00:05:00Z..2024-05-01T00:09:59Z: query 8d5170a6-c2bf-4e95-9042-5f6e708192a3 ended Failed\n",
         r.stderr, 1, true)

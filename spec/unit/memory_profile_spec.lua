@@ -1,8 +1,8 @@
--- backfill.memory_profile (the rules of memory_profiler.py, source-systems §1.7: query, windows,
+-- memory_profile.insights (the rules of memory_profiler.py, source-systems §1.7: query, windows,
 -- regexes, the join of request lines with REPORT lines, statistics, CSV) and
--- backfill.memory_profile_query (StartQuery / GetQueryResults polling) with a scripted client.
-local mp = require("backfill.memory_profile")
-local mq = require("backfill.memory_profile_query")
+-- memory_profile.query (StartQuery / GetQueryResults polling) with a scripted client.
+local mp = require("memory_profile.insights")
+local mq = require("memory_profile.query")
 local json = require("gf.json")
 local csv = require("gf.csv")
 
@@ -275,7 +275,7 @@ describe("memory_profile query polling #unit", function()
         { "GetQueryResults", { status = "Running" } },
         { "GetQueryResults", { status = status, results = {} } },
       })
-      assert.same({ nil, LABEL .. ": query q9 ended " .. status, "query_failed" }, { mq.run_window(c, W, opts()) })
+      assert.same({ nil, LABEL .. ": query q9 ended " .. status, "service" }, { mq.run_window(c, W, opts()) })
     end)
   end
 

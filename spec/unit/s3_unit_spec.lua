@@ -155,11 +155,11 @@ describe("AWS service clients #unit", function()
       assert.same({ nil, "s3.put s3://bkt/k: 412 PreconditionFailed: At least one", "conflict" },
         { c:put("s3://bkt/k", "x", { if_none_match = "*" }) })
       assert.equal("*", requests[5].headers["if-none-match"])
-      assert.same({ nil, "s3.get s3://bkt/k: 500 InternalError: oops", "aws" },
+      assert.same({ nil, "s3.get s3://bkt/k: 500 InternalError: oops", "service" },
         { c:get("s3://bkt/k") })
       assert.same({ nil, "s3.get s3://bkt/k: 400 InvalidArgument: a & b", "invalid_input" },
         { c:get("s3://bkt/k") })
-      assert.same({ nil, "s3.get s3://bkt/k: 502 BadGateway: bad gateway text", "aws" },
+      assert.same({ nil, "s3.get s3://bkt/k: 502 BadGateway: bad gateway text", "service" },
         { c:get("s3://bkt/k") })
     end)
 
@@ -287,7 +287,7 @@ describe("AWS service clients #unit", function()
       assert.equal(501, #r.failed)
       assert.same({ key = "k/1500 & <x>", code = "auth",
         message = "s3.delete_many s3://bkt/k/1500 & <x>: AccessDenied: no" }, r.failed[1])
-      assert.same({ key = "k/2001 & <x>", code = "aws",
+      assert.same({ key = "k/2001 & <x>", code = "service",
         message = "s3.delete_many s3://bkt: 500 InternalError: x" }, r.failed[2])
     end)
 
@@ -298,7 +298,7 @@ describe("AWS service clients #unit", function()
       assert.same({ etag = "c1" }, c:copy("s3://src/a b+.txt", "s3://dst/x y.txt"))
       assert.equal("/src/a%20b%2B.txt", requests[1].headers["x-amz-copy-source"])
       assert.equal(EP .. "/dst/x%20y.txt", requests[1].url)
-      assert.same({ nil, "s3.copy s3://src/k -> s3://dst/k: 500 InternalError: copy failed", "aws" },
+      assert.same({ nil, "s3.copy s3://src/k -> s3://dst/k: 500 InternalError: copy failed", "service" },
         { c:copy("s3://src/k", "s3://dst/k") })
     end)
 
@@ -508,7 +508,7 @@ describe("AWS service clients #unit", function()
       assert.equal("throttled", base.classify(429, nil))
       assert.equal("conflict", base.classify(400, "ConditionalCheckFailedException"))
       assert.equal("invalid_input", base.classify(400, "SomethingElse"))
-      assert.equal("aws", base.classify(500, "InternalFailure"))
+      assert.equal("service", base.classify(500, "InternalFailure"))
     end)
   end)
 end)

@@ -143,11 +143,11 @@ describe("gf.sqlite #unit", function()
     end)
 
     it("reports SQL errors as sql", function()
-      assert.same({ nil, "sqlite.query " .. path .. ": no such table: missing", "sql" },
+      assert.same({ nil, "sqlite.query " .. path .. ": no such table: missing", "invalid_input" },
         { db:query("SELECT * FROM missing") })
-      assert.same({ nil, "sqlite.exec " .. path .. ": near \"SELEC\": syntax error", "sql" },
+      assert.same({ nil, "sqlite.exec " .. path .. ": near \"SELEC\": syntax error", "invalid_input" },
         { db:exec("SELEC 1") })
-      assert.same({ nil, "sqlite.prepare " .. path .. ": near \"SELEC\": syntax error", "sql" },
+      assert.same({ nil, "sqlite.prepare " .. path .. ": near \"SELEC\": syntax error", "invalid_input" },
         { db:prepare("SELEC 1") })
     end)
 
@@ -267,9 +267,9 @@ describe("gf.sqlite #unit", function()
         d:execute("INSERT INTO t (name) VALUES ('outer')")
         local r = { d:transaction(function(d2)
           d2:execute("INSERT INTO t (name) VALUES ('inner')")
-          return nil, "no", "x"
+          return nil, "no", "conflict"
         end) }
-        assert.same({ nil, "no", "x" }, r)
+        assert.same({ nil, "no", "conflict" }, r)
         return true
       end)
       assert.same({ { name = "outer" } }, db:query("SELECT name FROM t"))
@@ -278,9 +278,9 @@ describe("gf.sqlite #unit", function()
     it("returns busy when another connection holds the lock past the timeout", function()
       local other = assert(sqlite.open(path, { busy_timeout_ms = 0 }))
       assert(db:exec("BEGIN IMMEDIATE"))
-      assert.same({ nil, "sqlite.execute " .. path .. ": database is locked", "busy" },
+      assert.same({ nil, "sqlite.execute " .. path .. ": database is locked", "timeout" },
         { other:execute("INSERT INTO t (name) VALUES ('b')") })
-      assert.same({ nil, "sqlite.exec " .. path .. ": database is locked", "busy" },
+      assert.same({ nil, "sqlite.exec " .. path .. ": database is locked", "timeout" },
         { other:transaction(function() return true end) })
       assert(db:exec("COMMIT"))
       other:close()
@@ -342,7 +342,7 @@ describe("gf.sqlite #unit", function()
     it("inside a task, gives up with busy after busy_timeout_ms", function()
       local other = assert(sqlite.open(path, { busy_timeout_ms = 50 }))
       assert(db:exec("BEGIN IMMEDIATE"))
-      assert.same({ nil, "sqlite.exec " .. path .. ": database is locked", "busy" },
+      assert.same({ nil, "sqlite.exec " .. path .. ": database is locked", "timeout" },
         { other:transaction(function() return true end) })
       assert.equal(50, other:busy_timeout())
       assert(db:exec("COMMIT"))

@@ -622,9 +622,9 @@ describe("gf.state #unit (sqlite specifics)", function()
 
   it("groups transitions in one transaction, rolled back on failure", function()
     local store = assert(state.open({ path = path }))
-    assert.same({ nil, "stop", "x" }, { store:transaction(function(s)
+    assert.same({ nil, "stop", "conflict" }, { store:transaction(function(s)
       assert(s:claim("c/workflow-w/1"))
-      return nil, "stop", "x"
+      return nil, "stop", "conflict"
     end) })
     assert.same({ nil, "state.get c/workflow-w/1: not found", "not_found" },
       { store:get("c/workflow-w/1") })

@@ -1,4 +1,4 @@
---- backfill.memory_profile: the rules of the HiTIDE backfill tool's `backfill_memory_profiler`
+--- memory_profile.insights: the rules of the HiTIDE backfill tool's `backfill_memory_profiler`
 -- (memory_profiler.py, source-systems §1.7) — its query, windows, regexes and statistics —
 -- as plain functions with no I/O, so specs can pin every one.
 --
@@ -124,7 +124,7 @@ end
 
 local Acc = {}
 Acc.__index = Acc
-Acc.__name = "backfill.memory_profile.acc"
+Acc.__name = "memory_profile.insights.acc"
 
 function M.new()
   return setmetatable({ requests = {}, events = 0, skipped = 0 }, Acc)

@@ -9,7 +9,7 @@
 --   launchpad token (register tokens with gf.log.secret so logs mask them)
 -- fetch(url, {search_after =, headers =, http =}) -> page | nil, message, code
 --   page = {items =, hits =, search_after = header value or nil}. A status >= 400 or a body
---   without hits/items is a failure with code "cmr" (body cut to 500 bytes).
+--   without hits/items is a failure with code "service" (body cut to 500 bytes).
 -- pages{url =, page_limit =, search_after =, headers =, prefetch = 2} -> iterator, stop
 --   `for page, err in cmr.pages(o) do ... end`; stop() ends the fetching early: pages are fetched by a task ahead of the
 --   consumer (bounded by prefetch); after a failure the iterator yields nil, message once and
@@ -103,7 +103,7 @@ function M.fetch(url, o)
   local doc = res.status < 400 and json.decode(body) or nil
   if res.status >= 400 or type(doc) ~= "table" or doc.items == nil or doc.hits == nil then
     return nil, ("CMR problem: %s status %d (search-after %s): %s"):format(http.redact_url(url),
-      res.status, tostring(o.search_after), body:sub(1, 500)), "cmr"
+      res.status, tostring(o.search_after), body:sub(1, 500)), "service"
   end
   return { items = doc.items, hits = doc.hits, search_after = res.headers["cmr-search-after"] }
 end

@@ -1,4 +1,4 @@
---- backfill.failed_workflows: the rules of `gfhost run failed_workflows` — what a FAILED Step
+--- failed_workflows.errors: the rules of `gfhost run failed_workflows` — what a FAILED Step
 -- Functions execution's history says went wrong, and which errors are "the same".
 --
 -- scanner() -> s                 s:add(event) for every GetExecutionHistory event, in order;

@@ -1,4 +1,4 @@
---- backfill.memory_profile_query: CloudWatch Logs Insights queries over time windows, through a
+--- memory_profile.query: CloudWatch Logs Insights queries over time windows, through a
 -- gf.awsjson client for the "logs" service (StartQuery, GetQueryResults, StopQuery).
 --
 -- run_window(client, window, opts) -> rows, info | nil, message, code
@@ -9,7 +9,7 @@
 --   info: {query_id =, polls =, statistics =, truncated = bool (as many rows as the limit,
 --   or fewer rows than statistics.recordsMatched)}.
 --   Failures (the message always names the window, "window 2/3 <start>..<stop>: ..."):
---     the query ends Failed, Cancelled or Timeout          -> code "query_failed"
+--     the query ends Failed, Cancelled or Timeout          -> code "service"
 --     still Scheduled/Running/Unknown after opts.timeout s -> code "timeout" (StopQuery is sent)
 --     a StartQuery/GetQueryResults call fails              -> the call's code (not_found, auth, ...)
 --     a response without queryId / status                  -> code "parse"
@@ -25,7 +25,7 @@
 --   window the same way (not_found, auth, invalid_input) stops the windows not yet started.
 --   failures: list by window order of {window =, message =, code =} (skipped windows are not
 --   listed; failures.skipped counts them).
-local mp = require("backfill.memory_profile")
+local mp = require("memory_profile.insights")
 
 local M = {}
 
@@ -109,7 +109,7 @@ function M.run_window(client, w, opts)
       return rows, { query_id = id, polls = polls, statistics = stats,
         truncated = #rows >= o.limit or (matched ~= nil and matched > #rows) }
     elseif TERMINAL_FAIL[status] then
-      return nil, ("%s: query %s ended %s"):format(name, id, status), "query_failed"
+      return nil, ("%s: query %s ended %s"):format(name, id, status), "service"
     elseif not PENDING[status] then
       return nil, ("%s: query %s: unexpected status %s"):format(name, id, tostring(status)), "parse"
     end
