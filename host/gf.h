@@ -19,7 +19,8 @@
 #include "loop.h"
 
 typedef void (*gf_work_fn)(void *ud);              /* worker thread: no Lua, no host calls */
-typedef int (*gf_push_fn)(lua_State *L, void *ud); /* loop thread: push results, return count */
+typedef int (*gf_push_fn)(lua_State *L, void *ud); /* loop thread: push results, return count;
+                                                      it must not raise (release would not run) */
 typedef void (*gf_release_fn)(void *ud);           /* free ud; called once */
 
 /* Run work(ud) on the worker pool, then push(L, ud) in the caller. */
