@@ -19,7 +19,8 @@
 #include "loop.h"
 
 typedef void (*gf_work_fn)(void *ud);              /* worker thread: no Lua, no host calls */
-typedef int (*gf_push_fn)(lua_State *L, void *ud); /* loop thread: push results, return count */
+typedef int (*gf_push_fn)(lua_State *L, void *ud); /* loop thread: push results, return count;
+                                                      it must not raise (release would not run) */
 typedef void (*gf_release_fn)(void *ud);           /* free ud; called once */
 
 /* Run work(ud) on the worker pool, then push(L, ud) in the caller. */
@@ -54,6 +55,19 @@ int gf_interrupted(lua_State *L);
 
 /* Number of worker threads in the pool. */
 int gf_pool_size(lua_State *L);
+
+/*
+** In the metatable on top of the stack, fn becomes both __gc and __close: every gfhost object
+** that owns a resource frees it the same way whether it is collected or leaves a `<close>`
+** scope (fn must be idempotent).
+*/
+static inline void gf_set_finalizer(lua_State *L, lua_CFunction fn)
+{
+  lua_pushcfunction(L, fn);
+  lua_setfield(L, -2, "__gc");
+  lua_pushcfunction(L, fn);
+  lua_setfield(L, -2, "__close");
+}
 
 /*
 ** Helpers for the `nil, message, code` convention. gf_fail pushes nil, the formatted message and

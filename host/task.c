@@ -106,6 +106,9 @@ static void finish_task(gf_host *h, gf_task *t, int status)
     } else {
       gf_report(h, t->co, status);
       h->exit_code = gf_error_exit_code(t->co, -1);
+      /* A failed script ends the run: tasks it left (a server's, a consumer's) are cancelled
+      ** and clean up, instead of keeping a failed process alive. */
+      gf_host_cancel_all(h);
     }
   } else if (status != LUA_OK) {
     gf_report(h, t->co, status);

@@ -14,6 +14,7 @@
 -- Options are those of the original (source-systems §1.2) plus --cmr-url, --forge-tig-configs,
 -- --rules, --sns-concurrency, --aws-endpoint-url and --region. Precedence: command line > environment > --config
 -- YAML > defaults; an explicit --page-limit 0 (or false: unlimited) wins over the config.
+local host = require("gf.host")
 local args = require("gf.args")
 local fs = require("gf.fs")
 local http = require("gf.http")
@@ -27,8 +28,7 @@ local granule = require("backfill.granule")
 local VERSION = "1.0.0"
 
 local function fail(msg, code, summary)
-  error(setmetatable({ message = msg, exit = code or 2, summary = summary },
-    { __tostring = function(e) return e.message end }), 0)
+  host.fail(msg, code or 2, { summary = summary })
 end
 
 -- Two-letter short options of the original (-sd, -ed).

@@ -10,6 +10,7 @@
 -- `gfhost run backfill --config FILE ...` reads them (command-line options win). --filename -
 -- writes to stdout. An existing file is kept unless --force (the original overwrote it).
 -- Exit 2 for bad options or an existing file, 1 when the file cannot be written.
+local host = require("gf.host")
 local args = require("gf.args")
 local fs = require("gf.fs")
 
@@ -20,7 +21,7 @@ local ENVS = {
 }
 
 local function fail(msg, code)
-  error(setmetatable({ message = msg, exit = code or 2 }, { __tostring = function(e) return e.message end }), 0)
+  host.fail(msg, code or 2)
 end
 
 local opts = args.parse({

@@ -45,6 +45,7 @@ local opts = args.parse({
     { name = "retry-max", type = "number", default = 300, help = "longest retry delay, seconds" },
     { name = "heartbeat", type = "integer", default = 60, help = "AMQP heartbeat, seconds" },
     { name = "exit-when-idle", type = "number", hidden = true, help = "stop after this many seconds without a message and with no dispatch pending (replays, benchmarks)" },
+    { name = "state", type = "string", env = "GFHOST_STATE", help = "also report health (connection, last announcement, missing files per day) to this gf.state (SQLite path or dynamodb://TABLE) for `gfhost serve`" },
     { name = "dry-run", type = "boolean", help = "check the configuration, connect and declare passively, then stop; nothing is bound, consumed or written" },
   },
 }, ...)
@@ -148,6 +149,28 @@ if opts.port ~= 0 then
   log.info("HTTP endpoints up", { bind = opts.bind, port = srv.port })
 end
 
+-- health for `gfhost serve` (--state): written on every connection change, and at most once a
+-- second while announcements arrive (else every 30 s)
+local health_store = opts.state and not opts.dry_run and require("gf.flow.cli").open_store(opts.state)
+local health_key = "health/listener/" .. queue
+local function write_health()
+  if not health_store then return end
+  local days = {}
+  for day, list in pairs(core:missing()) do days[#days + 1] = { day = day, missing = #list } end
+  table.sort(days, function(a, b) return a.day > b.day end)
+  while #days > 31 do days[#days] = nil end
+  local ok, herr = health_store:put_meta(health_key, { kind = "datamart", connected = state.connected,
+    since = state.since, broker = redacted_broker(), last_announcement = state.last_announcement,
+    missing_per_day = days, last_error = state.last_error })
+  if not ok then log.warn("health record not written", { error = herr }) end
+end
+local function set_connected(up, err)
+  if state.connected ~= up then state.since = time.iso8601(os.time()) end
+  state.connected = up
+  if err then state.last_error = tostring(err) end
+  write_health()
+end
+
 -- start: stale flush and the complete cached days (the original's startup)
 local queued = core:start()
 log.info("listener starting", { broker = redacted_broker(), queue = queue, exchange = opts.exchange,
@@ -173,13 +196,14 @@ local function connect_loop()
       local ok, derr3 = declare(c)
       if ok then
         conn = c
-        state.connected = true
+        set_connected(true)
         log.info("connected to the broker", { queue = queue })
         return true
       end
       c:close()
       err = derr3
     end
+    state.last_error = tostring(err)
     log.error("broker connection failed; retrying", { error = err, retry_in_s = delay })
     task.sleep(delay)
     delay = math.min(delay * 2, 60)
@@ -207,6 +231,8 @@ local function handle_batch(msgs)
   end
   state.batches = state.batches + 1
   state.last_ack = time.monotonic()
+  local last = msgs[#msgs]
+  state.last_announcement = { at = time.iso8601(os.time()), topic = last.routing_key }
 end
 
 local last_report = time.monotonic()
@@ -240,12 +266,12 @@ while not state.stop do
     handle_batch(batch)
   end
   if not msg and code ~= "timeout" or (code and code ~= "timeout") then
-    state.connected = false
+    set_connected(false, err)
     log.warn("broker connection lost; reconnecting", { error = err, code = code })
     state.reconnects = state.reconnects + 1
     local ok, rerr = conn:reconnect()
     if ok then
-      state.connected = true
+      set_connected(true)
       log.info("reconnected to the broker")
     else
       log.error("reconnect failed; connecting afresh", { error = rerr })
@@ -254,6 +280,12 @@ while not state.stop do
     end
   end
   if time.monotonic() - last_report > 60 then report(false) last_report = time.monotonic() end
+  local since_health = time.monotonic() - (state.health_at or 0)
+  if health_store and (since_health > 30 or (since_health > 1 and state.last_ack
+      and state.last_ack > (state.health_at or 0))) then
+    state.health_at = time.monotonic()
+    write_health()
+  end
   if opts.exit_when_idle and time.monotonic() - state.last_message > opts.exit_when_idle and next(core.queue) == nil then
     state.stop = true
   end
@@ -263,5 +295,9 @@ task.wait(dispatcher)
 if conn then pcall(conn.close, conn) end
 if srv then srv:close() end
 report(true)
+if health_store then
+  set_connected(false)
+  health_store:close()
+end
 store:close()
 return 0

@@ -17,6 +17,7 @@
 -- then --preview when given and every argument after `--`. One collection failing does not stop
 -- the others. At the end a summary table per collection on stdout; exit 1 when any failed.
 -- --list prints the selection (and the exclusions) without backfilling.
+local host = require("gf.host")
 local args = require("gf.args")
 local fs = require("gf.fs")
 local http = require("gf.http")
@@ -29,7 +30,7 @@ local backfill = require("backfill.run")
 local LISTING = "https://api.github.com/repos/podaac/forge-tig-configuration/contents/config-files"
 
 local function fail(msg, code)
-  error(setmetatable({ message = msg, exit = code or 2 }, { __tostring = function(e) return e.message end }), 0)
+  host.fail(msg, code or 2)
 end
 
 -- everything after the first `--` goes to every backfill run

@@ -16,6 +16,7 @@
 -- or when a whole SQS call fails. --dry-run receives and counts the messages without sending or
 -- deleting and then makes them visible again. --aws-endpoint-url (or AWS_ENDPOINT_URL) for a
 -- local SQS. Exit 1 when any message failed to move or a call failed, 2 for bad options.
+local host = require("gf.host")
 local args = require("gf.args")
 local log = require("gf.log")
 local task = require("gf.task")
@@ -23,7 +24,7 @@ local sqs = require("gf.sqs")
 local time = require("gf.time")
 
 local function fail(msg, code)
-  error(setmetatable({ message = msg, exit = code or 2 }, { __tostring = function(e) return e.message end }), 0)
+  host.fail(msg, code or 2)
 end
 
 local opts = args.parse({

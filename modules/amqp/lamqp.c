@@ -1018,8 +1018,7 @@ int luaopen_gf_amqp_core(lua_State *L)
   luaL_newmetatable(L, CONN_MT);
   luaL_newlib(L, methods);
   lua_setfield(L, -2, "__index");
-  lua_pushcfunction(L, c_gc);
-  lua_setfield(L, -2, "__gc");
+  gf_set_finalizer(L, c_gc);
   lua_pop(L, 1);
   luaL_newlib(L, funcs);
   lua_pushstring(L, "rabbitmq-c");

@@ -17,9 +17,6 @@
 **   sha1(s [, hex]) -> 20 raw bytes (or 40 hex digits), libcrypto's SHA-1 (for UUID version 5
 **                      names, not for security)
 **   cache_stats() -> hits, misses       signing-key cache of this Lua state
-**   sha_ni([on]) -> bool                SHA-256 on the CPU's SHA extensions (own code) or on
-**                                       libcrypto's; `on` chooses (for specs), true only where
-**                                       the CPU has them
 **
 ** One gf_sigv4_ctx per Lua state, held as an upvalue userdata: its buffers and key cache are
 ** freed (and wiped) by __gc, so an error raised halfway through a call leaks nothing.
@@ -34,6 +31,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "gf.h"
 #include "sigv4.h"
 
 #define CTX_TYPE "gf.aws.sigv4ctx"
@@ -443,18 +441,10 @@ static int l_cache_stats(lua_State *L)
   return 2;
 }
 
-static int l_sha_ni(lua_State *L)
-{
-  int on = lua_isnoneornil(L, 1) ? -1 : lua_toboolean(L, 1);
-  lua_pushboolean(L, gf_sigv4_ctx_shani(ctx_of(L), on));
-  return 1;
-}
-
 static const luaL_Reg funcs[] = {{"sha256_hex", l_sha256_hex},
                                  {"hmac_sha256", l_hmac_sha256},
                                  {"uri_encode", l_uri_encode},
                                  {"cache_stats", l_cache_stats},
-                                 {"sha_ni", l_sha_ni},
                                  {"sha1", l_sha1},
                                  {NULL, NULL}};
 
@@ -465,10 +455,7 @@ int luaopen_gf_aws_core(lua_State *L)
   state *st = lua_newuserdatauv(L, sizeof *st, 1);
   memset(st, 0, sizeof *st);
   if (luaL_newmetatable(L, CTX_TYPE)) {
-    lua_pushcfunction(L, ctx_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, ctx_gc);
-    lua_setfield(L, -2, "__close");
+    gf_set_finalizer(L, ctx_gc);
   }
   lua_setmetatable(L, -2);
   lua_createtable(L, NKEYS, 0); /* anchors the interned names for the life of the state */
@@ -479,7 +466,7 @@ int luaopen_gf_aws_core(lua_State *L)
   }
   lua_setiuservalue(L, -2, 1);
   st->ctx = gf_sigv4_ctx_new();
-  if (!st->ctx) return luaL_error(L, "gf.aws: cannot set up SHA-256 (libcrypto)");
+  if (!st->ctx) return luaL_error(L, "gf.aws: cannot set up SHA-256 and HMAC (libcrypto)");
   st->date_time = INT64_MIN;
   lua_pushvalue(L, -1);
   for (int i = K_METHOD; i < K_REGION; i++) lua_pushstring(L, KEY_NAMES[i]);

@@ -1,11 +1,11 @@
 /*
-** sigv4.h — AWS Signature Version 4 in pure C (OpenSSL libcrypto), no Lua.
+** sigv4.h — AWS Signature Version 4 in pure C on OpenSSL libcrypto (EVP SHA-256 and HMAC), no
+** Lua.
 **
-** A gf_sigv4_ctx owns everything a signature needs: character-class tables, scratch buffers
-** reused from call to call, and a small cache of derived signing keys keyed by (secret key,
-** date, region, service), each with the HMAC state after the string to sign's first block for
-** the second it was last used in. One context per thread (one per Lua state): it is not
-** locked. gf_sigv4_ctx_free wipes the cache and the buffers (OPENSSL_cleanse).
+** A gf_sigv4_ctx owns everything a signature needs: libcrypto's fetched SHA-256 and HMAC,
+** scratch buffers reused from call to call, and a small cache of signing keys keyed by (secret
+** key, date, region, service). One context per thread (one per Lua state): it is not locked.
+** gf_sigv4_ctx_free wipes the cache and the buffers (OPENSSL_cleanse).
 **
 ** The clock is never read here: the time is gf_sigv4_options.time (epoch seconds, UTC).
 **
@@ -81,7 +81,7 @@ typedef struct {
 
 enum { GF_SIGV4_OK = 0, GF_SIGV4_ENOMEM = 1, GF_SIGV4_EINVAL = 2 };
 
-/* NULL when out of memory or when libcrypto offers no SHA-256. */
+/* NULL when out of memory or when libcrypto offers no SHA-256 or HMAC. */
 gf_sigv4_ctx *gf_sigv4_ctx_new(void);
 void gf_sigv4_ctx_free(gf_sigv4_ctx *ctx);
 
@@ -108,12 +108,6 @@ int gf_sigv4_hmac(gf_sigv4_ctx *ctx, const void *key, size_t key_len, const void
 */
 const char *gf_sigv4_uri_encode(gf_sigv4_ctx *ctx, const char *s, size_t len, int keep_slash,
                                 size_t *out_len);
-
-/*
-** Whether SHA-256 runs on the CPU's SHA extensions (own code) rather than libcrypto's: on = 0
-** or 1 chooses (1 only where the CPU has them), -1 only asks. Returns the choice in force.
-*/
-int gf_sigv4_ctx_shani(gf_sigv4_ctx *ctx, int on);
 
 /* Statistics of the signing-key cache (for specs). */
 void gf_sigv4_cache_stats(const gf_sigv4_ctx *ctx, uint64_t *hits, uint64_t *misses);

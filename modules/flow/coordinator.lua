@@ -215,6 +215,7 @@ function M.run(wf, opts)
     counts = { completed = 0, failed = 0, skipped = 0, interrupted = 0, reused = 0 },
     total = 0, sent = 0,
   }, C)
+  store_mod.note_run(self.store, self.run_id, wf.name)
   self.states = store_mod.states(self.store, self.run_id)
   local ok, err = pcall(function()
     while not self:step() do

@@ -21,6 +21,7 @@
 -- for the final node, whose outcomes list every node).
 local task = require("gf.task")
 local store_mod = require("gf.flow.store")
+local clock = require("gf.time").now
 
 local M = {}
 
@@ -58,213 +59,243 @@ local function err_text(e)
   return tostring(e)
 end
 
-function M.run(wf, opts)
-  opts = opts or {}
-  wf:validate()
-  local store = opts.store or store_mod.memory()
-  local run_id = opts.run_id or default_run_id(wf, opts.params)
-  local function previous(node_id)
-    local rec, msg, code = store:get_node(run_id, node_id)
-    if rec then return rec end
-    if code ~= "not_found" then error(("flow state: get_node %s: %s"):format(node_id, tostring(msg)), 0) end
+-- {====== a local run: one Run object, its steps as methods ======
+
+local Run = {}
+Run.__index = Run
+
+local function new_run(wf, opts)
+  local self = setmetatable({
+    wf = wf, opts = opts, store = opts.store or store_mod.memory(),
+    run_id = opts.run_id or default_run_id(wf, opts.params),
+    sem = task.semaphore(opts.concurrency or 8), sleep = opts.sleep or task.sleep,
+    log = opts.log or logger(), progress = new_progress(opts),
+    outputs = {}, nodes = {}, total = 0, handles = {}, task_status = {},
+    counts = { completed = 0, failed = 0, skipped = 0, interrupted = 0, reused = 0 },
+  }, Run)
+  store_mod.note_run(self.store, self.run_id, wf.name)
+  return self
+end
+
+function Run:previous(node_id)
+  local rec, msg, code = self.store:get_node(self.run_id, node_id)
+  if rec then return rec end
+  if code ~= "not_found" then error(("flow state: get_node %s: %s"):format(node_id, tostring(msg)), 0) end
+  return nil
+end
+
+function Run:record(node_id, rec)
+  store_mod.save(self.store, self.run_id, node_id, rec)
+end
+
+function Run:add_total(n)
+  self.total = self.total + n
+  if self.progress then self.progress:set_total(self.total) end
+end
+
+-- Only nodes that did not complete stay in memory; completed ones are read back from the
+-- store when asked for (summary.nodes), so memory stays flat however many nodes complete.
+function Run:finish(node_id, status, rec)
+  self.counts[status] = self.counts[status] + 1
+  if status ~= "completed" then self.nodes[node_id] = rec end
+  if self.progress then self.progress:tick(1, { failed = status == "failed" }) end
+end
+
+function Run:ctx_for(node_id, attempt)
+  return { workflow = self.wf.name, run_id = self.run_id, params = self.opts.params or {},
+    output = self.outputs, node = node_id, attempt = attempt, log = self.log }
+end
+
+-- A recorded outcome to reuse instead of running: "completed", output | "failed", error | nil.
+function Run:reuse(node_id)
+  local prev = self:previous(node_id)
+  if prev and prev.status == "completed" then
+    self.counts.reused = self.counts.reused + 1
+    self:finish(node_id, "completed", prev)
+    return "completed", prev.output
+  end
+  if prev and prev.status == "failed" and not self.opts.rerun_failed then
+    self:finish(node_id, "failed", prev)
+    return "failed", prev.error
+  end
+  return nil
+end
+
+-- One attempt of t on node_id: true, output | false, error text.
+function Run:attempt(t, node_id, item, attempt)
+  local r
+  if t.timeout then
+    r = table.pack(task.timeout(t.timeout, t.run, self:ctx_for(node_id, attempt), item))
+    if r[1] == nil then r = { false, r[2], n = 2 } end
+  else
+    r = table.pack(pcall(t.run, self:ctx_for(node_id, attempt), item))
+  end
+  if r[1] then return true, r[2] end
+  return false, err_text(r[2])
+end
+
+-- Run t on node_id with its retries and backoff; every attempt is recorded.
+-- Returns status, output-or-error and the last record.
+function Run:attempts(t, node_id, item)
+  local n = t.retries + 1
+  for attempt = 1, n do
+    local started = clock() -- every record of this attempt carries it (durations)
+    self:record(node_id, { status = "running", attempts = attempt, started = started })
+    local ok, value = self:attempt(t, node_id, item, attempt)
+    local status = ok and "completed" or (task.interrupted() and "interrupted") or "failed"
+    local last = { status = status, attempts = attempt, started = started }
+    if ok then last.output = value else last.error = value end
+    if status == "failed" and attempt < n then
+      self.log.warn("node failed, retrying", { workflow = self.wf.name, node = node_id,
+        attempt = attempt, error = value })
+      if not pcall(self.sleep, t.backoff * 2 ^ (attempt - 1)) then
+        last.status = "interrupted"
+        self:record(node_id, last)
+        return "interrupted", value, last
+      end
+    else
+      self:record(node_id, last)
+      if status == "failed" then
+        self.log.error("node failed", { workflow = self.wf.name, node = node_id, attempts = attempt,
+          error = value })
+      end
+      return status, value, last
+    end
+  end
+end
+
+-- One node: reuse, or run with retries. Returns "completed", output | "failed", err | ...
+function Run:run_node(t, node_id, item, always_run)
+  if not always_run then
+    local status, value = self:reuse(node_id)
+    if status then return status, value end
+  end
+  if task.interrupted() then return "interrupted", "interrupted" end
+  self.sem:acquire()
+  local status, value, last = self:attempts(t, node_id, item)
+  self.sem:release()
+  self:finish(node_id, status, last)
+  return status, value
+end
+
+-- true when an upstream task did not complete (t is then skipped and counted)
+function Run:upstream_failed(t)
+  for _, dep in ipairs(t.after) do
+    if self.task_status[dep] ~= "completed" then
+      self.task_status[t.name] = "skipped"
+      self:add_total(t.foreach and 0 or 1)
+      if not t.foreach then
+        self.counts.skipped = self.counts.skipped + 1
+        self.nodes[t.name] = { status = "skipped", error = "upstream task '" .. dep .. "' did not complete" }
+        if self.progress then self.progress:tick(1) end
+      end
+      return true
+    end
+  end
+  return false
+end
+
+-- The items of a foreach task and their node keys, or nil after recording the failure.
+function Run:expand(t)
+  local ok, items = pcall(t.foreach, self:ctx_for(t.name, 1))
+  if not ok or type(items) ~= "table" then
+    local e = ok and ("foreach returned " .. type(items) .. ", not a list") or err_text(items)
+    self.task_status[t.name] = "failed"
+    self:add_total(1)
+    local rec = { status = "failed", attempts = 1, error = e }
+    self:record(t.name, rec)
+    self:finish(t.name, "failed", rec)
     return nil
   end
-  local sem = task.semaphore(opts.concurrency or 8)
-  local sleep = opts.sleep or task.sleep
-  local log = opts.log or logger()
-  local progress = new_progress(opts)
-  local outputs, nodes = {}, {}
-  local counts = { completed = 0, failed = 0, skipped = 0, interrupted = 0, reused = 0 }
-  local total = 0
-
-  local function record(node_id, rec)
-    store_mod.save(store, run_id, node_id, rec)
+  -- keys only (no per-node tables): memory stays flat in the number of items
+  local keys, seen = {}, {}
+  for i, item in ipairs(items) do
+    local key = t.key and t.key(item, i) or i
+    local sk = tostring(key)
+    if seen[sk] then error(("task '%s': duplicate node key '%s'"):format(t.name, sk), 0) end
+    seen[sk] = true
+    keys[i] = key
   end
+  return items, keys
+end
 
-  local function add_total(n)
-    total = total + n
-    if progress then progress:set_total(total) end
+function Run:run_foreach(t)
+  local items, keys = self:expand(t)
+  if not items then return end
+  self:add_total(#items)
+  local out, all_ok = {}, true
+  local results = task.map(items, function(item, i)
+    local status, value = self:run_node(t, ("%s[%s]"):format(t.name, tostring(keys[i])), item)
+    if status == "completed" then out[keys[i]] = value else all_ok = false end
+    return status
+  end, { concurrency = math.max(1, (self.opts.concurrency or 8) * 2) })
+  for i = 1, #items do
+    if results[i] == "interrupted" then self.task_status[t.name] = "interrupted" end
   end
+  self.task_status[t.name] = self.task_status[t.name] or (all_ok and "completed" or "failed")
+  if self.task_status[t.name] == "completed" then self.outputs[t.name] = out end
+end
 
-  -- Only nodes that did not complete stay in memory; completed ones are read back from the
-  -- store when asked for (summary.nodes), so memory stays flat however many nodes complete.
-  local function finish(node_id, status, rec)
-    counts[status] = counts[status] + 1
-    if status ~= "completed" then nodes[node_id] = rec end
-    if progress then progress:tick(1, { failed = status == "failed" }) end
-  end
+-- One workflow task: wait for its dependencies, expand, run its nodes.
+function Run:run_task(t)
+  for _, dep in ipairs(t.after) do task.wait(self.handles[dep]) end
+  if self:upstream_failed(t) then return end
+  if t.foreach then return self:run_foreach(t) end
+  self:add_total(1)
+  local status, value = self:run_node(t, t.name, nil)
+  self.task_status[t.name] = status
+  if status == "completed" then self.outputs[t.name] = value end
+end
 
-  local function ctx_for(node_id, attempt)
-    return { workflow = wf.name, run_id = run_id, params = opts.params or {}, output = outputs,
-      node = node_id, attempt = attempt, log = log }
+-- The final node always runs, with every other node's outcome.
+function Run:run_final()
+  local ft = self.wf.final_task
+  local outcomes = {}
+  for _, rec in ipairs(self.store:list_nodes(self.run_id) or {}) do
+    if rec.node ~= ft.name then
+      outcomes[rec.node] = { status = rec.status, error = rec.error, attempts = rec.attempts }
+    end
   end
+  for id, rec in pairs(self.nodes) do
+    outcomes[id] = { status = rec.status, error = rec.error, attempts = rec.attempts }
+  end
+  self:add_total(1)
+  self:run_node(ft, ft.name, outcomes, true)
+end
 
-  -- One node: reuse, or run with retries. Returns "completed", output | "failed", err | ...
-  local function run_node(t, node_id, item, always_run)
-    local prev = not always_run and previous(node_id)
-    if prev and prev.status == "completed" then
-      counts.reused = counts.reused + 1
-      finish(node_id, "completed", prev)
-      return "completed", prev.output
-    end
-    if prev and prev.status == "failed" and not opts.rerun_failed then
-      finish(node_id, "failed", prev)
-      return "failed", prev.error
-    end
-    if task.interrupted() then
-      return "interrupted", "interrupted"
-    end
-    sem:acquire()
-    local attempts = t.retries + 1
-    local status, value, last
-    for attempt = 1, attempts do
-      record(node_id, { status = "running", attempts = attempt })
-      local r
-      if t.timeout then
-        r = table.pack(task.timeout(t.timeout, t.run, ctx_for(node_id, attempt), item))
-        if r[1] == nil then r = { false, r[2], n = 2 } end
-      else
-        r = table.pack(pcall(t.run, ctx_for(node_id, attempt), item))
-      end
-      if r[1] then
-        status, value = "completed", r[2]
-        last = { status = "completed", attempts = attempt, output = value }
-        record(node_id, last)
-        break
-      end
-      local e = err_text(r[2])
-      if task.interrupted() then
-        status, value = "interrupted", e
-        last = { status = "interrupted", attempts = attempt, error = e }
-        record(node_id, last)
-        break
-      end
-      status, value = "failed", e
-      if attempt < attempts then
-        log.warn("node failed, retrying", { workflow = wf.name, node = node_id, attempt = attempt,
-          error = e })
-        local ok = pcall(sleep, t.backoff * 2 ^ (attempt - 1))
-        if not ok then
-          status = "interrupted"
-          last = { status = "interrupted", attempts = attempt, error = e }
-          record(node_id, last)
-          break
-        end
-      else
-        last = { status = "failed", attempts = attempt, error = e }
-        record(node_id, last)
-        log.error("node failed", { workflow = wf.name, node = node_id, attempts = attempt, error = e })
-      end
-    end
-    sem:release()
-    finish(node_id, status, last)
-    return status, value
-  end
-
-  -- One workflow task: wait for its dependencies, expand, run its nodes.
-  local handles = {}
-  local task_status = {}
-  local function run_task(t)
-    for _, dep in ipairs(t.after) do
-      task.wait(handles[dep])
-    end
-    for _, dep in ipairs(t.after) do
-      if task_status[dep] ~= "completed" then
-        task_status[t.name] = "skipped"
-        local n = 1
-        if t.foreach then n = 0 end
-        add_total(n)
-        if not t.foreach then
-          counts.skipped = counts.skipped + 1
-          nodes[t.name] = { status = "skipped", error = "upstream task '" .. dep .. "' did not complete" }
-          if progress then progress:tick(1) end
-        end
-        return
-      end
-    end
-    if not t.foreach then
-      add_total(1)
-      local status, value = run_node(t, t.name, nil)
-      task_status[t.name] = status
-      if status == "completed" then outputs[t.name] = value end
-      return
-    end
-    local ok, items = pcall(t.foreach, ctx_for(t.name, 1))
-    if not ok or type(items) ~= "table" then
-      local e = ok and ("foreach returned " .. type(items) .. ", not a list") or err_text(items)
-      task_status[t.name] = "failed"
-      add_total(1)
-      local rec = { status = "failed", attempts = 1, error = e }
-      record(t.name, rec)
-      finish(t.name, "failed", rec)
-      return
-    end
-    add_total(#items)
-    -- keys only (no per-node tables): memory stays flat in the number of items
-    local keys, seen = {}, {}
-    for i, item in ipairs(items) do
-      local key = t.key and t.key(item, i) or i
-      local sk = tostring(key)
-      if seen[sk] then error(("task '%s': duplicate node key '%s'"):format(t.name, sk), 0) end
-      seen[sk] = true
-      keys[i] = key
-    end
-    seen = nil
-    local out = {}
-    local all_ok = true
-    local results = task.map(items, function(item, i)
-      local status, value = run_node(t, ("%s[%s]"):format(t.name, tostring(keys[i])), item)
-      if status == "completed" then out[keys[i]] = value else all_ok = false end
-      return status
-    end, { concurrency = math.max(1, (opts.concurrency or 8) * 2) })
-    for i = 1, #items do
-      if results[i] == "interrupted" then task_status[t.name] = "interrupted" end
-    end
-    task_status[t.name] = task_status[t.name] or (all_ok and "completed" or "failed")
-    if task_status[t.name] == "completed" then outputs[t.name] = out end
-  end
-
-  for _, name in ipairs(wf:sorted()) do
-    local t = wf.tasks[name]
-    handles[name] = task.spawn(run_task, t)
-  end
-  local bugs = {}
-  for _, name in ipairs(wf:sorted()) do
-    local ok, err = task.wait(handles[name])
-    if not ok then bugs[#bugs + 1] = ("%s: %s"):format(name, err_text(err)) end
-  end
-
-  if wf.final_task and not task.interrupted() then
-    local ft = wf.final_task
-    local outcomes = {}
-    for _, rec in ipairs(store:list_nodes(run_id) or {}) do
-      if rec.node ~= ft.name then
-        outcomes[rec.node] = { status = rec.status, error = rec.error, attempts = rec.attempts }
-      end
-    end
-    for id, rec in pairs(nodes) do
-      outcomes[id] = { status = rec.status, error = rec.error, attempts = rec.attempts }
-    end
-    add_total(1)
-    run_node(ft, ft.name, outcomes, true) -- the final node always runs
-  end
-  if progress then progress:finish() end
-
-  setmetatable(nodes, { __index = function(_, id)
+function Run:summary(bugs)
+  local store, run_id = self.store, self.run_id
+  setmetatable(self.nodes, { __index = function(_, id)
     if type(id) ~= "string" then return nil end
     local rec = store:get_node(run_id, id)
     return rec and rec.status == "completed" and rec or nil
   end })
-  local summary = { run_id = run_id, nodes = nodes, bugs = bugs }
-  for k, v in pairs(counts) do summary[k] = v end
-  summary.ok = counts.failed == 0 and counts.interrupted == 0 and #bugs == 0
+  local summary = { run_id = run_id, nodes = self.nodes, bugs = bugs }
+  for k, v in pairs(self.counts) do summary[k] = v end
+  summary.ok = self.counts.failed == 0 and self.counts.interrupted == 0 and #bugs == 0
     and not task.interrupted()
   return summary
 end
 
--- {====== one node at a time (gfhost task, DAGMan nodes, SQS workers) ======
+function M.run(wf, opts)
+  opts = opts or {}
+  wf:validate()
+  local run = new_run(wf, opts)
+  for _, name in ipairs(wf:sorted()) do
+    run.handles[name] = task.spawn(run.run_task, run, wf.tasks[name])
+  end
+  local bugs = {}
+  for _, name in ipairs(wf:sorted()) do
+    local ok, err = task.wait(run.handles[name])
+    if not ok then bugs[#bugs + 1] = ("%s: %s"):format(name, err_text(err)) end
+  end
+  if wf.final_task and not task.interrupted() then run:run_final() end
+  if run.progress then run.progress:finish() end
+  return run:summary(bugs)
+end
 
---- Rebuild ctx.output from a run's recorded states.
+-- }======
+
 local function outputs_from(wf, states)
   local outputs = {}
   for _, name in ipairs(wf:sorted()) do
@@ -436,6 +467,7 @@ function M.run_one(wf, node_id, opts)
   if arg == nil then return nil, msg, code end
   if arg == false then arg = nil end
   local attempt
+  local started = clock()
   if opts.lease then
     local got, a, c = M.claim(store, run_id, node_id, opts.lease)
     if got ~= "claimed" then
@@ -446,7 +478,8 @@ function M.run_one(wf, node_id, opts)
     attempt = a
   else
     attempt = (done and done.attempts or 0) + 1
-    store_mod.save(store, run_id, node_id, { status = "running", attempts = attempt })
+    store_mod.save(store, run_id, node_id, { status = "running", attempts = attempt,
+      started = started })
   end
   local ctx = { workflow = wf.name, run_id = run_id, params = params, output = outputs,
     node = node_id, attempt = attempt, log = opts.log or logger() }
@@ -459,11 +492,11 @@ function M.run_one(wf, node_id, opts)
   end
   local rec
   if r[1] then
-    rec = { status = "completed", attempts = attempt, output = r[2] }
+    rec = { status = "completed", attempts = attempt, output = r[2], started = started }
   elseif task.interrupted() then
-    rec = { status = "interrupted", attempts = attempt, error = err_text(r[2]) }
+    rec = { status = "interrupted", attempts = attempt, error = err_text(r[2]), started = started }
   else
-    rec = { status = "failed", attempts = attempt, error = err_text(r[2]) }
+    rec = { status = "failed", attempts = attempt, error = err_text(r[2]), started = started }
   end
   if opts.lease then
     -- only while this worker still holds the node: a worker whose lease ran out and was taken

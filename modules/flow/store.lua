@@ -21,6 +21,10 @@
 --   memory() -> store                      gf.state over an in-process backend (tests, one-off
 --                                          runs); same encoding of outputs as the SQLite store
 --   states(store, run_id) -> {node -> rec} every node of a run, keyed by node id
+--   note_run(store, run_id, workflow)      records which workflow a run belongs to (meta record
+--                                          "run/<run_id>" = {workflow=}, what `gfhost serve`
+--                                          shows); best effort: a store without meta records or a
+--                                          failed write is ignored
 --   save(store, run_id, node, rec)         put_node that raises on a storage failure (the
 --                                          executors cannot continue without their state)
 local M = {}
@@ -168,6 +172,14 @@ function M.states(store, run_id)
   local out = {}
   for _, r in ipairs(rows) do out[r.node] = r end
   return out
+end
+
+function M.note_run(store, run_id, workflow)
+  if type(store.put_meta) ~= "function" then return false end
+  local key = "run/" .. run_id
+  local cur = store:get_meta(key)
+  if cur and type(cur.value) == "table" and cur.value.workflow == workflow then return true end
+  return store:put_meta(key, { workflow = workflow }) or false
 end
 
 function M.save(store, run_id, node, rec)

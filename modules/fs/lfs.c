@@ -237,11 +237,6 @@ static int job_push(lua_State *L, void *ud)
 {
   fs_job *j = ud;
   const char *op = JOB_NAMES[j->op];
-  if (j->op == J_REMOVE_TREE && j->err == EPERM) {
-    char real[PATH_MAX];
-    if (realpath(j->a, real) && strcmp(real, "/") == 0)
-      return luaL_error(L, "bad argument #1 to 'remove_tree' (refusing to remove '/')");
-  }
   if (j->err) return j->b ? fail2(L, op, j->a, j->b, j->err) : fail1(L, op, j->a, j->err);
   switch (j->op) {
     case J_READ:
@@ -375,6 +370,8 @@ static int l_remove_tree(lua_State *L)
 {
   const char *path = check_path(L, 1);
   luaL_argcheck(L, *path != '\0', 1, "refusing to remove an empty path");
+  char real[PATH_MAX]; /* checked here: a push must not raise (the job would never be freed) */
+  luaL_argcheck(L, !(realpath(path, real) && strcmp(real, "/") == 0), 1, "refusing to remove '/'");
   return start_job(L, new_job(L, J_REMOVE_TREE, path, NULL));
 }
 

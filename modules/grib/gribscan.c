@@ -92,7 +92,7 @@ int gf_grib_scan(const char *path, gf_gribmsg **out)
       at++;
       continue;
     }
-    if (m.offset + m.length > size) m.truncated = 1;
+    if (m.length > size - m.offset) m.truncated = 1; /* not offset + length: it may wrap */
     if (m.edition == 2)
       scan_grib2(f, &m);
     else

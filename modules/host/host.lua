@@ -1,7 +1,8 @@
 --- gf.host: the host's own commands and conventions.
 --
--- fail(message, exit)   raise an expected failure: printed as `gfhost: <message>`, no traceback,
---                       exit status `exit` (default 1; 2 for usage errors)
+-- fail(message, exit [, extra])  raise an expected failure: printed as `gfhost: <message>`, no
+--                       traceback, exit status `exit` (default 1; 2 for usage errors); every
+--                       script fails through it
 -- root(), version()     where the Lua tree is; gfhost's version
 -- load_script(name)     resolve `gfhost run <name|path>` to a loaded chunk, or nil, message
 -- command(cmd, ...)     `gfhost list|version|spec ...` (called by the executable)
@@ -38,11 +39,12 @@ M.ERROR_CODES = {
   interrupted = "the task was cancelled (SIGINT/SIGTERM, gf.task.cancel, a timeout)",
 }
 
---- Raise an expected failure (no traceback). `exit` defaults to 1.
-function M.fail(message, exit)
-  error(setmetatable({ message = tostring(message), exit = exit or 1 }, {
-    __tostring = function(e) return e.message end,
-  }), 0)
+--- Raise an expected failure (no traceback). `exit` defaults to 1; the fields of `extra` (e.g.
+--- a run's partial summary) ride along on the error object for a caller that catches it.
+function M.fail(message, exit, extra)
+  local e = { message = tostring(message), exit = exit or 1 }
+  for k, v in pairs(extra or {}) do e[k] = v end
+  error(setmetatable(e, { __tostring = function(x) return x.message end }), 0)
 end
 
 local function file_exists(path)
@@ -120,7 +122,7 @@ end
 
 -- Native cores report the library they wrap as _LIBRARY and _LIBVERSION.
 local CORES = { "http", "aws", "json", "yaml", "csv", "fs", "time", "sqlite", "state", "amqp",
-  "raster", "grib" }
+  "server", "raster", "grib" }
 
 local function version_report()
   local out = io.stdout
@@ -180,6 +182,8 @@ M.COMMANDS = {
     function(...) return require("gf.flow.cli").task_main(...) end },
   { "worker", "--queue URL", "run workflow nodes from an SQS queue",
     function(...) return require("gf.flow.cli").worker_main(...) end },
+  { "serve", "--state PATH|URL", "serve the status page and its JSON API (docs/serve.md)",
+    function(...) return require("serve.cli").main(...) end },
   { "version", "", "gfhost and library versions", version_report },
   { "help", "", "this text" },
 }

@@ -3,21 +3,19 @@
 **
 ** Runs on a worker thread (gf_work): no Lua, no host calls. For every file of a batch: create
 ** (or append to) "<path>.part" and write the body kept in memory, or flush the .part the body
-** was streamed to; start the write-back of every file at once; make the data durable: one
-** syncfs(2) per file system for the files of a batch that share one (a single write-back pass
-** and cache flush; only while the system holds little other dirty data), else an fdatasync per
-** file; check each size, rename to the final name, and make the renames durable: a second
-** syncfs, or an fsync of each directory. A batch of n files thus costs about two cache
-** flushes, not n + 1. A file that fails keeps its .part (when it got that far) and says why.
+** was streamed to; start the write-back of every file at once; fdatasync each file (the
+** write-backs run together, so the waits overlap); check each size, rename to the final name,
+** and fsync each directory of the batch once. The cost depends on the batch alone, never on
+** what else the system has dirty. A file that fails keeps its .part (when it got that far) and
+** says why.
 */
-#define _GNU_SOURCE /* sync_file_range, syncfs */
+#define _GNU_SOURCE /* sync_file_range */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -68,78 +66,10 @@ static void write_part(gf_http_file *f)
   f->len = 0;
 }
 
-/* Dirty page-cache data of the whole system waiting for write-back, in KiB (-1: unknown).
-   Read from /proc/meminfo at most every 200 ms: batches come hundreds a second, and the
-   figure only steers the choice below. Commits run on several worker threads, hence atomics. */
-static long long dirty_kib(void)
-{
-  static _Atomic long long cached = -1;
-  static _Atomic long long read_at_ms = -1000;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-  if (now - read_at_ms < 200) return cached;
-  FILE *m = fopen("/proc/meminfo", "re");
-  long long kib = -1;
-  if (m) {
-    char line[128];
-    while (fgets(line, sizeof line, m))
-      if (sscanf(line, "Dirty: %lld kB", &kib) == 1) break;
-    fclose(m);
-  }
-  cached = kib;
-  read_at_ms = now;
-  return kib;
-}
-
-/* syncfs writes back everything dirty on the file system, other programs' data included: it
-   is used only while at most 256 MiB wait (a second or two on a slow disk, paid once: later
-   batches find little dirty), so a batch never queues behind someone else's gigabytes. */
-#define GROUP_DIRTY_KIB (256 * 1024)
-
 /* Phase 3: the data of every file that asks for it on the disk. */
-static void sync_data(gf_http_file **files, size_t n)
+static void sync_data(gf_http_file *f)
 {
-  size_t want = 0;
-  for (size_t i = 0; i < n; i++) {
-    gf_http_file *f = files[i];
-    struct stat st;
-    if (!f->sync || f->failed) continue;
-    if (fstat(f->fd, &st) != 0)
-      fail_errno(f, "stat", errno);
-    else
-      f->dev = st.st_dev;
-    want++;
-  }
-  long long dirty = want > 1 ? dirty_kib() : -1;
-  int group = dirty >= 0 && dirty <= GROUP_DIRTY_KIB;
-  for (size_t i = 0; i < n; i++) {
-    gf_http_file *f = files[i];
-    if (!f->sync || f->failed || f->durable) continue;
-    size_t peers = 0;
-    for (size_t j = i + 1; j < n && group; j++)
-      if (files[j]->sync && !files[j]->failed && files[j]->dev == f->dev) peers++;
-    if (peers == 0) { /* alone on its file system, or much else is dirty: its own fdatasync */
-      if (fdatasync(f->fd) != 0)
-        fail_errno(f, "fsync", errno);
-      else
-        f->durable = 1;
-      continue;
-    }
-    /* syncfs reports a write-back error of any file of the file system since f was opened
-       (Linux 5.8+): all files of this batch on it are then failed, none is renamed. */
-    int err = syncfs(f->fd) != 0 ? errno : 0;
-    for (size_t j = i; j < n; j++) {
-      gf_http_file *g = files[j];
-      if (!g->sync || g->failed || g->dev != f->dev) continue;
-      if (err) {
-        fail_errno(g, "syncfs", err);
-      } else {
-        g->durable = 1;
-        g->grouped = 1;
-      }
-    }
-  }
+  if (fdatasync(f->fd) != 0) fail_errno(f, "fsync", errno);
 }
 
 /* Phase 4: complete and closed. */
@@ -174,18 +104,12 @@ static int same_dir(const gf_http_file *a, const gf_http_file *b)
   return n == dir_len(b->path) && memcmp(a->path, b->path, n) == 0;
 }
 
-/* Phase 6: the renames on the disk. Files made durable by a shared syncfs get a second one
-   for their file system (it holds no directory lock while it waits, unlike fsync of the
-   directory, so concurrent commits keep creating files); the others an fsync of each
-   directory. */
+/* Phase 6: the renames on the disk: one fsync per directory of the batch. */
 static void sync_dir(gf_http_file **files, size_t n, size_t i)
 {
   gf_http_file *f = files[i];
-  for (size_t j = 0; j < i; j++) { /* done already for an earlier file of this batch */
-    gf_http_file *g = files[j];
-    if (!g->sync || g->failed || g->grouped != f->grouped) continue;
-    if (f->grouped ? g->dev == f->dev : same_dir(g, f)) return;
-  }
+  for (size_t j = 0; j < i; j++) /* done already for an earlier file of this batch */
+    if (files[j]->sync && !files[j]->failed && same_dir(files[j], f)) return;
   char dir[4096];
   size_t len = dir_len(f->path);
   if (len >= sizeof dir) return;
@@ -198,18 +122,16 @@ static void sync_dir(gf_http_file **files, size_t n, size_t i)
   dir[len] = '\0';
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   int err = 0;
-  if (fd < 0 || (f->grouped ? syncfs(fd) : fsync(fd)) != 0) err = errno;
+  if (fd < 0 || fsync(fd) != 0) err = errno;
   if (fd >= 0) close(fd);
   if (err == 0 || err == EINVAL || err == EROFS) return; /* no directory fsync here */
   /* these renames are not known durable */
   for (size_t j = i; j < n; j++) {
     gf_http_file *g = files[j];
-    if (g->sync && !g->failed && g->grouped == f->grouped &&
-        (f->grouped ? g->dev == f->dev : same_dir(g, f))) {
+    if (g->sync && !g->failed && same_dir(g, f)) {
       g->failed = 1;
       g->code = "io";
-      snprintf(g->msg, sizeof g->msg, "%s %s: %s", f->grouped ? "syncfs" : "fsync", dir,
-               strerror(err));
+      snprintf(g->msg, sizeof g->msg, "fsync %s: %s", dir, strerror(err));
     }
   }
 }
@@ -224,7 +146,8 @@ void gf_http_commit(gf_http_file **files, size_t n)
     if (files[i]->sync && !files[i]->failed)
       (void)sync_file_range(files[i]->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 #endif
-  sync_data(files, n);
+  for (size_t i = 0; i < n; i++)
+    if (files[i]->sync && !files[i]->failed) sync_data(files[i]);
   for (size_t i = 0; i < n; i++)
     if (files[i]->fd >= 0 || files[i]->out) check_part(files[i]);
   for (size_t i = 0; i < n; i++) {

@@ -133,7 +133,10 @@ local function commit(file)
     local q = commits
     q.pending[#q.pending + 1] = e
     while not e.done do
-      if q.running < math.max(1, tcore.workers()) then
+      -- Lead only a batch that has files: when e is in a batch another task is committing,
+      -- q.pending may be empty, and committing an empty batch returns without yielding (a
+      -- spurious wake-up would then spin here forever). That leader wakes e when it is done.
+      if q.pending[1] and q.running < math.max(1, tcore.workers()) then
         q.running = q.running + 1
         local batch = q.pending
         q.pending = {}

@@ -19,9 +19,6 @@ struct gf_http_file {
   int append;    /* a resumed body: add to the existing .part */
   int sync;      /* fdatasync the file and fsync its directory */
   uint64_t want; /* size of the complete .part */
-  dev_t dev;     /* its file system, during the commit */
-  int durable;   /* its data reached the disk (commit.c) */
-  int grouped;   /* ... through a syncfs shared with the batch's other files on its file system */
   int failed;
   const char *code;
   char msg[512];

@@ -568,17 +568,11 @@ int luaopen_gf_http_core(lua_State *L)
                                    {"commit", l_commit},
                                    {NULL, NULL}};
   if (luaL_newmetatable(L, XFER_MT)) {
-    lua_pushcfunction(L, box_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, box_gc);
-    lua_setfield(L, -2, "__close");
+    gf_set_finalizer(L, box_gc);
   }
   lua_pop(L, 1);
   if (luaL_newmetatable(L, FILE_MT)) {
-    lua_pushcfunction(L, file_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, file_gc);
-    lua_setfield(L, -2, "__close");
+    gf_set_finalizer(L, file_gc);
   }
   lua_pop(L, 1);
   luaL_newlib(L, funcs);

@@ -18,6 +18,7 @@
 
 #include <lauxlib.h>
 
+#include "gf.h"
 #include "gfnum.h"
 #include <lua.h>
 
@@ -711,9 +712,8 @@ static void new_marker(lua_State *L, const char *name)
 
 static void new_gc_mt(lua_State *L, lua_CFunction gc)
 {
-  lua_createtable(L, 0, 1);
-  lua_pushcfunction(L, gc);
-  lua_setfield(L, -2, "__gc");
+  lua_createtable(L, 0, 2);
+  gf_set_finalizer(L, gc);
 }
 
 int luaopen_gf_json_core(lua_State *L);

@@ -178,10 +178,7 @@ int luaopen_gf_proc_core(lua_State *L)
   if (luaL_newmetatable(L, PROC_MT)) {
     luaL_newlib(L, methods);
     lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, l_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, l_gc);
-    lua_setfield(L, -2, "__close");
+    gf_set_finalizer(L, l_gc);
   }
   lua_pop(L, 1);
   luaL_newlib(L, funcs);

@@ -31,8 +31,7 @@ local function left(deadline)
   return math.max(0, deadline - mono())
 end
 
--- Read stream `which` to its end into out; true, or nil, msg, code.
-local function drain(p, which, deadline, max, out)
+local function read_stream(p, which, deadline, max, out)
   local size = 0
   while true do
     local d, err, code = p:read(which)
@@ -48,6 +47,14 @@ local function drain(p, which, deadline, max, out)
       out[#out + 1] = d
     end
   end
+end
+
+-- Read stream `which` to its end into out; true, or nil, msg, code. On a failure the child is
+-- killed at once: a child blocked writing its other stream would never close it.
+local function drain(p, which, deadline, max, out)
+  local ok, err, code = read_stream(p, which, deadline, max, out)
+  if not ok then p:kill(9) end
+  return ok, err, code
 end
 
 local function feed(p, data, deadline)

@@ -52,6 +52,8 @@ int gf_gdal_setup(const gf_gdal_config *c)
   CPLSetConfigOption("GDAL_PAM_ENABLED", "NO");
   /* Do not list whole S3 prefixes to find side-car files when opening s3:// objects. */
   CPLSetConfigOption("GDAL_DISABLE_READDIR_ON_OPEN", "EMPTY_DIR");
+  /* Nor a .properties index beside every .gz/.tgz read through /vsigzip/ or /vsitar/. */
+  CPLSetConfigOption("CPL_VSIL_GZIP_WRITE_PROPERTIES", "NO");
   CPLSetErrorHandler(quiet_handler);
   GDALAllRegister();
   GDALSetCacheMax64((GIntBig)c->cache_mb * 1024 * 1024);

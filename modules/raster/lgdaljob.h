@@ -61,10 +61,7 @@ static gf_gjob *gjob_new(lua_State *L, void (*run)(gf_gjob *))
   gf_gjob **box = lua_newuserdatauv(L, sizeof *box, 0);
   *box = NULL;
   if (luaL_newmetatable(L, GF_JOBBOX)) {
-    lua_pushcfunction(L, jobbox_gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, jobbox_gc);
-    lua_setfield(L, -2, "__close");
+    gf_set_finalizer(L, jobbox_gc);
   }
   lua_setmetatable(L, -2);
   gf_gjob *j = calloc(1, sizeof *j);

@@ -10,6 +10,8 @@
 **   stats(path, band|0, nodata, cfg) -> list              nodata: nil file's, false none, number
 **   zonal(path, geojson, band, nodata, all_touched, cfg) -> list
 **   footprint(path, band, nodata, max_size, tolerance, cfg) -> {geojson, crs, tolerance}
+**   list(path, cfg) -> {{name, size}...}                 files in a directory or archive
+**   extract(src, dst, cfg) -> {path}                      byte copy of a (virtual) file
 **
 ** `cfg` is a {KEY = "value"} table of GDAL options set thread-locally for that job only (the
 ** facade builds it: AWS credentials and endpoint for /vsis3/). Paths are GDAL paths.
@@ -25,7 +27,17 @@
 #include "lgdaljob.h"
 #include "raster.h"
 
-enum { OP_INFO, OP_TRANSLATE, OP_WARP, OP_PREVIEW, OP_STATS, OP_ZONAL, OP_FOOTPRINT };
+enum {
+  OP_INFO,
+  OP_TRANSLATE,
+  OP_WARP,
+  OP_PREVIEW,
+  OP_STATS,
+  OP_ZONAL,
+  OP_FOOTPRINT,
+  OP_LIST,
+  OP_EXTRACT
+};
 
 typedef struct {
   int op;
@@ -81,6 +93,15 @@ static void rrun(gf_gjob *j)
       break;
     case OP_FOOTPRINT:
       j->result = gf_raster_footprint(r->src, r->band, r->nd, r->max_size, r->tolerance, e);
+      break;
+    case OP_LIST:
+      j->result = gf_raster_list(r->src, e);
+      break;
+    case OP_EXTRACT:
+      if (gf_raster_extract(r->src, r->dst, e) == 0) {
+        j->result = gf_rv_root(GF_RV_MAP);
+        gf_rv_str(j->result, "path", r->dst);
+      }
       break;
   }
   if (!j->result && !e->failed) gf_gdal_fail(e, "failed");
@@ -297,6 +318,27 @@ static int r_footprint(lua_State *L)
   return gjob_submit(L, lua_gettop(L));
 }
 
+static int r_list(lua_State *L)
+{
+  if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
+  gf_gjob *j;
+  begin(L, OP_LIST, "list", &j);
+  gjob_config(L, j, 2);
+  return gjob_submit(L, lua_gettop(L));
+}
+
+static int r_extract(lua_State *L)
+{
+  luaL_checkstring(L, 1);
+  const char *dst = luaL_checkstring(L, 2);
+  if (!lua_isnoneornil(L, 3)) luaL_checktype(L, 3, LUA_TTABLE);
+  gf_gjob *j;
+  rreq *r = begin(L, OP_EXTRACT, "extract", &j);
+  r->dst = gjob_strdup(L, dst);
+  gjob_config(L, j, 3);
+  return gjob_submit(L, lua_gettop(L));
+}
+
 static int r_configure(lua_State *L)
 {
   luaL_checktype(L, 1, LUA_TTABLE);
@@ -347,11 +389,11 @@ int luaopen_gf_raster_core(lua_State *L);
 
 int luaopen_gf_raster_core(lua_State *L)
 {
-  static const luaL_Reg funcs[] = {{"configure", r_configure}, {"config", r_config},
-                                   {"info", r_info},           {"translate", r_translate},
-                                   {"warp", r_warp},           {"preview", r_preview},
-                                   {"stats", r_stats},         {"zonal", r_zonal},
-                                   {"footprint", r_footprint}, {NULL, NULL}};
+  static const luaL_Reg funcs[] = {
+      {"configure", r_configure}, {"config", r_config},   {"info", r_info},
+      {"translate", r_translate}, {"warp", r_warp},       {"preview", r_preview},
+      {"stats", r_stats},         {"zonal", r_zonal},     {"footprint", r_footprint},
+      {"list", r_list},           {"extract", r_extract}, {NULL, NULL}};
   luaL_newlib(L, funcs);
   lua_pushstring(L, "GDAL");
   lua_setfield(L, -2, "_LIBRARY");

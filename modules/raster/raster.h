@@ -44,6 +44,14 @@ gf_rv *gf_raster_zonal(const char *path, const char *geojson, int band, gf_nodat
 gf_rv *gf_raster_footprint(const char *path, int band, gf_nodata nd, int max_size, double tolerance,
                            gf_gdal_err *e);
 
+/* The regular files below `path` (a directory or an archive such as /vsitar/x.tgz), as a list
+** of {name, size} with names relative to `path`. */
+gf_rv *gf_raster_list(const char *path, gf_gdal_err *e);
+/* Copy the bytes of `src` (any GDAL virtual path, e.g. a member of /vsitar/x.tgz) to the local
+** file `dst`: written to a temporary name beside it, size-checked, renamed. Returns 0 on success.
+*/
+int gf_raster_extract(const char *src, const char *dst, gf_gdal_err *e);
+
 /* True for paths GDAL reaches through a virtual file system (/vsis3/, /vsicurl/, ...). */
 int gf_raster_is_virtual(const char *path);
 

@@ -39,6 +39,13 @@
 --                     opts: band (1), nodata (nil: the file's nodata or mask), max_size (1024,
 --                     resolution of the mask), tolerance (simplification in the raster's CRS
 --                     units; default one mask pixel). No valid pixel: nil, msg, "invalid_input"
+-- list(src, opts) -> list of {name, size}   the files in a directory or an archive (.tgz, .tar.gz,
+--                     .tar, .zip: read through /vsitar/ or /vsizip/, nothing extracted); names are
+--                     relative to src. Unreadable or corrupt: nil, msg, "gdal"
+-- extract(src, dst, opts) -> {path}     copy one file's bytes out of GDAL's virtual file systems
+--                     (e.g. archive_path("x.tgz") .. "/a.tif") to the local dst: temporary name,
+--                     size check against the member's size, rename
+-- archive_path(url) -> string           gdal_path, inside /vsitar/ or /vsizip/ for archives
 -- is_cog(info) -> boolean               GDAL's own COG layout check (LAYOUT=COG)
 -- cog_layout(path) -> details | nil, msg, code
 --                                       the TIFF structure of a local file checked with the rules
@@ -270,6 +277,32 @@ function M.zonal_stats(src, geojson, opts)
   return relay(nil, core.zonal(M.gdal_path(src), zones, opts.band or 1,
     nodata_arg(opts.nodata, 0, "zonal_stats"), opts.all_touched and true or false,
     M.gdal_config(opts.aws)))
+end
+
+--- The GDAL path of an archive's contents: /vsitar/ for .tgz, .tar.gz and .tar, /vsizip/ for
+--- .zip; other paths as gdal_path maps them.
+function M.archive_path(url)
+  local p = M.gdal_path(url)
+  if p:match("^/vsitar/") or p:match("^/vsizip/") then return p end
+  local lower = p:lower()
+  if lower:match("%.tgz$") or lower:match("%.tar%.gz$") or lower:match("%.tar$") then
+    return "/vsitar/" .. p
+  end
+  if lower:match("%.zip$") then return "/vsizip/" .. p end
+  return p
+end
+
+function M.list(src, opts)
+  check_path(src, 1, "list")
+  opts = check_opts(opts, "list")
+  return relay(nil, core.list(M.archive_path(src), M.gdal_config(opts.aws)))
+end
+
+function M.extract(src, dst, opts)
+  check_path(src, 1, "extract")
+  check_path(dst, 2, "extract")
+  opts = check_opts(opts, "extract")
+  return relay(nil, core.extract(M.gdal_path(src), dst, M.gdal_config(opts.aws)))
 end
 
 function M.footprint(src, opts)

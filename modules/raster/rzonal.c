@@ -2,6 +2,7 @@
 ** rzonal.c — statistics, zonal statistics and valid-data footprints (see raster.h).
 */
 #define _POSIX_C_SOURCE 200809L
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,8 +141,16 @@ typedef struct {
   int all_touched;
 } zone_ctx;
 
-/* Rasterise geometry g (in the raster's CRS) over its bounding window and accumulate. */
-static int zone_moments(const zone_ctx *z, OGRGeometryH g, gf_moments *m)
+/* One zone: its bounding window in raster pixels, the polygon's mask over it, its moments. */
+typedef struct {
+  int x0, y0, w, h; /* w == 0: outside the raster (count 0) */
+  unsigned char *mask;
+  gf_moments m;
+  gf_rv *rec;
+} zone_job;
+
+/* Rasterise geometry g (in the raster's CRS) over its bounding window into zj's mask. */
+static int zone_mask(const zone_ctx *z, OGRGeometryH g, zone_job *zj)
 {
   OGREnvelope env;
   OGR_G_GetEnvelope(g, &env);
@@ -162,17 +171,116 @@ static int zone_moments(const zone_ctx *z, OGRGeometryH g, gf_moments *m)
   char **ropts = z->all_touched ? CSLAddString(NULL, "ALL_TOUCHED=TRUE") : NULL;
   CPLErr err = GDALRasterizeGeometries(md, 1, bandlist, 1, &g, NULL, NULL, burn, ropts, NULL, NULL);
   CSLDestroy(ropts);
-  unsigned char *mask = CPLMalloc((size_t)w * (size_t)h);
+  unsigned char *mask = VSIMalloc2((size_t)w, (size_t)h);
+  if (!mask) err = CE_Failure;
   if (err == CE_None)
     err = GDALRasterIO(GDALGetRasterBand(md, 1), GF_Read, 0, 0, w, h, mask, w, h, GDT_Byte, 0, 0);
   GDALClose(md);
-  int rc = -1;
-  if (err == CE_None) rc = accumulate(z->band, x0, y0, w, h, mask, z->has_nd, z->nd, m);
-  CPLFree(mask);
+  if (err != CE_None) {
+    VSIFree(mask);
+    return -1;
+  }
+  zj->x0 = x0, zj->y0 = y0, zj->w = w, zj->h = h, zj->mask = mask;
+  return 0;
+}
+
+/*
+** Accumulate zones[0..n) in one top-to-bottom pass over the raster: each strip of rows that some
+** zone needs is read once (the columns the zones of that strip span) and shared by every zone in
+** it. Inside a .tgz (/vsitar/ over /vsigzip/) a pass reads the member forward once, where a read
+** per zone would decompress the stream again from its start for each zone above the previous one.
+** Each zone still sees its pixels row by row, left to right, as a read of its own window would.
+*/
+static int zones_pass(const zone_ctx *z, zone_job *zones, size_t n)
+{
+  int top = INT_MAX, bottom = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (zones[i].w == 0) continue;
+    if (zones[i].y0 < top) top = zones[i].y0;
+    if (zones[i].y0 + zones[i].h > bottom) bottom = zones[i].y0 + zones[i].h;
+  }
+  double *buf = NULL;
+  size_t cap = 0;
+  int rc = 0;
+  for (int y = top; rc == 0 && y < bottom;) {
+    int cx0 = INT_MAX, cx1 = 0, next = bottom;
+    for (size_t i = 0; i < n; i++) { /* columns of the zones on row y; the next zone start */
+      const zone_job *zj = &zones[i];
+      if (zj->w == 0) continue;
+      if (zj->y0 <= y && y < zj->y0 + zj->h) {
+        if (zj->x0 < cx0) cx0 = zj->x0;
+        if (zj->x0 + zj->w > cx1) cx1 = zj->x0 + zj->w;
+      } else if (zj->y0 > y && zj->y0 < next) {
+        next = zj->y0;
+      }
+    }
+    if (cx1 <= cx0) { /* no zone on this row: skip to the next one that starts */
+      y = next;
+      continue;
+    }
+    int cw = cx1 - cx0;
+    int rows = (int)fmax(1, 1048576 / cw);
+    if (rows > bottom - y) rows = bottom - y;
+    for (size_t i = 0; i < n; i++) { /* stop where a zone starts or ends, so columns stay valid */
+      const zone_job *zj = &zones[i];
+      if (zj->w == 0) continue;
+      if (zj->y0 > y && zj->y0 - y < rows) rows = zj->y0 - y;
+      if (zj->y0 <= y && zj->y0 + zj->h > y && zj->y0 + zj->h - y < rows) rows = zj->y0 + zj->h - y;
+    }
+    size_t need = (size_t)cw * (size_t)rows;
+    if (need > cap) {
+      CPLFree(buf);
+      buf = CPLMalloc(sizeof(double) * need);
+      cap = need;
+    }
+    if (GDALRasterIO(z->band, GF_Read, cx0, y, cw, rows, buf, cw, rows, GDT_Float64, 0, 0) !=
+        CE_None) {
+      rc = -1;
+      break;
+    }
+    for (size_t i = 0; i < n; i++) {
+      zone_job *zj = &zones[i];
+      if (zj->w == 0 || zj->y0 > y || zj->y0 + zj->h <= y) continue;
+      for (int r = 0; r < rows; r++) {
+        const double *row = buf + (size_t)r * (size_t)cw + (size_t)(zj->x0 - cx0);
+        const unsigned char *mk = zj->mask + (size_t)(y + r - zj->y0) * (size_t)zj->w;
+        for (int c = 0; c < zj->w; c++) {
+          double v = row[c];
+          if (!mk[c] || isnan(v) || (z->has_nd && v == z->nd)) continue;
+          gf_moments_add(&zj->m, v);
+        }
+      }
+    }
+    y += rows;
+  }
+  CPLFree(buf);
   return rc;
 }
 
-static int zonal_layer(const zone_ctx *z, OGRLayerH lyr, OGRSpatialReferenceH dst, gf_rv *out)
+/* Masks of the zones of one pass stay below this many bytes (a new pass starts beyond it). */
+#define PASS_MASK_BYTES ((size_t)256 << 20)
+
+static int zonal_run(const zone_ctx *z, zone_job *zones, size_t n)
+{
+  size_t first = 0, bytes = 0;
+  for (size_t i = 0; i <= n; i++) {
+    size_t b = i < n ? (size_t)zones[i].w * (size_t)zones[i].h : 0;
+    if (i == n || (i > first && bytes + b > PASS_MASK_BYTES)) {
+      if (zones_pass(z, zones + first, i - first) != 0) return -1;
+      for (size_t k = first; k < i; k++) {
+        VSIFree(zones[k].mask);
+        zones[k].mask = NULL;
+      }
+      first = i, bytes = 0;
+    }
+    bytes += b;
+  }
+  return 0;
+}
+
+/* Add every feature of lyr to *zones (reprojected, rasterised), its record to out. */
+static int zonal_layer(const zone_ctx *z, OGRLayerH lyr, OGRSpatialReferenceH dst, gf_rv *out,
+                       zone_job **zones, size_t *n, size_t *cap)
 {
   OGRSpatialReferenceH src = gis_order(OGR_L_GetSpatialRef(lyr));
   OGRCoordinateTransformationH ct = NULL;
@@ -187,21 +295,25 @@ static int zonal_layer(const zone_ctx *z, OGRLayerH lyr, OGRSpatialReferenceH ds
   OGRFeatureH f;
   OGR_L_ResetReading(lyr);
   while (rc == 0 && (f = OGR_L_GetNextFeature(lyr)) != NULL) {
-    gf_rv *rec = gf_rv_map(out, NULL);
-    gf_rv_int(rec, "fid", OGR_F_GetFID(f));
-    put_properties(rec, f);
-    gf_moments m;
-    gf_moments_init(&m);
+    if (*n == *cap) {
+      *cap = *cap ? *cap * 2 : 16;
+      *zones = CPLRealloc(*zones, sizeof **zones * *cap);
+    }
+    zone_job *zj = &(*zones)[(*n)++];
+    memset(zj, 0, sizeof *zj);
+    gf_moments_init(&zj->m);
+    zj->rec = gf_rv_map(out, NULL);
+    gf_rv_int(zj->rec, "fid", OGR_F_GetFID(f));
+    put_properties(zj->rec, f);
     OGRGeometryH g = OGR_F_GetGeometryRef(f);
     if (g) {
       OGRGeometryH gc = OGR_G_Clone(g);
       if (ct && OGR_G_Transform(gc, ct) != OGRERR_NONE)
         rc = -1;
       else
-        rc = zone_moments(z, gc, &m);
+        rc = zone_mask(z, gc, zj);
       OGR_G_DestroyGeometry(gc);
     }
-    gf_moments_put(&m, rec);
     OGR_F_Destroy(f);
   }
   if (ct) OCTDestroyCoordinateTransformation(ct);
@@ -217,6 +329,8 @@ gf_rv *gf_raster_zonal(const char *path, const char *geojson, int band, gf_nodat
   if (!z.ds) return NULL;
   GDALDatasetH vec = NULL;
   gf_rv *out = NULL;
+  zone_job *zones = NULL;
+  size_t nzones = 0, cap = 0;
   OGRSpatialReferenceH dst = gis_order(GDALGetSpatialRef(z.ds));
   if (!(z.band = band_of(z.ds, band, e))) goto cleanup;
   if (GDALGetGeoTransform(z.ds, z.gt) != CE_None || z.gt[2] != 0 || z.gt[4] != 0) {
@@ -231,15 +345,20 @@ gf_rv *gf_raster_zonal(const char *path, const char *geojson, int band, gf_nodat
     goto cleanup;
   }
   out = gf_rv_root(GF_RV_LIST);
-  for (int i = 0; i < GDALDatasetGetLayerCount(vec); i++) {
-    if (zonal_layer(&z, GDALDatasetGetLayer(vec, i), dst, out) != 0) {
-      gf_gdal_fail(e, "zonal statistics failed");
-      gf_rv_free(out);
-      out = NULL;
-      break;
-    }
+  int rc = 0;
+  for (int i = 0; rc == 0 && i < GDALDatasetGetLayerCount(vec); i++)
+    rc = zonal_layer(&z, GDALDatasetGetLayer(vec, i), dst, out, &zones, &nzones, &cap);
+  if (rc == 0) rc = zonal_run(&z, zones, nzones);
+  if (rc == 0) {
+    for (size_t i = 0; i < nzones; i++) gf_moments_put(&zones[i].m, zones[i].rec);
+  } else {
+    gf_gdal_fail(e, "zonal statistics failed");
+    gf_rv_free(out);
+    out = NULL;
   }
 cleanup:
+  for (size_t i = 0; i < nzones; i++) VSIFree(zones[i].mask);
+  CPLFree(zones);
   if (dst) OSRDestroySpatialReference(dst);
   if (vec) GDALClose(vec);
   GDALClose(z.ds);

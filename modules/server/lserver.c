@@ -10,7 +10,8 @@
 **   respond(h, id, status, {name, value, ...} | nil, body | nil, file | nil)
 **       -> true | false (the request is gone) | nil, msg, code (file cannot be opened)
 **       raises on a header MHD refuses (line breaks)
-**   quiesce(h)            stop accepting; in_flight(h) -> requests not yet finished
+**   quiesce(h)            stop accepting; in_flight(h) -> requests not yet finished;
+**   connections(h) -> open client connections
 **   close(h)              stop now (unanswered requests get 503); also __gc / __close
 **   realpath(path) -> absolute path | nil, msg, code
 */
@@ -226,6 +227,13 @@ static int l_in_flight(lua_State *L)
   return 1;
 }
 
+static int l_connections(lua_State *L)
+{
+  srv_box *b = check_box(L, 1);
+  lua_pushinteger(L, b->s ? gf_srv_connections(b->s) : 0);
+  return 1;
+}
+
 static int l_close(lua_State *L)
 {
   srv_box *b = check_box(L, 1);
@@ -251,11 +259,17 @@ int luaopen_gf_server_core(lua_State *L);
 int luaopen_gf_server_core(lua_State *L)
 {
   static const luaL_Reg methods[] = {{"__gc", l_close}, {"__close", l_close}, {NULL, NULL}};
-  static const luaL_Reg fns[] = {{"listen", l_listen},       {"port", l_port},
-                                 {"accept", l_accept},       {"wait", l_wait},
-                                 {"respond", l_respond},     {"quiesce", l_quiesce},
-                                 {"in_flight", l_in_flight}, {"close", l_close},
-                                 {"realpath", l_realpath},   {NULL, NULL}};
+  static const luaL_Reg fns[] = {{"listen", l_listen},
+                                 {"port", l_port},
+                                 {"accept", l_accept},
+                                 {"wait", l_wait},
+                                 {"respond", l_respond},
+                                 {"quiesce", l_quiesce},
+                                 {"in_flight", l_in_flight},
+                                 {"connections", l_connections},
+                                 {"close", l_close},
+                                 {"realpath", l_realpath},
+                                 {NULL, NULL}};
   luaL_newmetatable(L, SRV_MT);
   luaL_setfuncs(L, methods, 0);
   lua_pop(L, 1);

@@ -26,6 +26,8 @@ typedef int MHD_Result_t;
 typedef enum MHD_Result MHD_Result_t;
 #endif
 
+#define DRAIN_MAX (16u << 20) /* bytes of an oversize body read before the 413 */
+
 enum { R_READING, R_QUEUED, R_DISPATCHED, R_ANSWERED, R_SENDING };
 enum { L_NONE, L_QUEUE, L_DISPATCHED };
 
@@ -33,6 +35,7 @@ typedef struct sconn sconn; /* one per TCP connection: the request deadline */
 struct sconn {
   int fd;
   int64_t deadline; /* -1: none (a request is being handled or answered) */
+  int reused;       /* an earlier request was answered: the wait may be a keep-alive idle */
   sconn *prev, *next;
 };
 
@@ -46,6 +49,7 @@ struct gf_srv_req {
   uint64_t id;
   int state;
   int rejected; /* a response was queued before the body was read (413, 503) */
+  int too_big;  /* the body passed max_body: the rest is read and dropped, then 413 */
   int list;     /* L_*: which list holds it */
   const char *method, *path, *version; /* MHD's, valid for the request */
   char remote[64];
@@ -69,6 +73,8 @@ struct gf_srv {
   int efd; /* eventfd: readable while requests are queued or once closing */
   rlist queue, dispatched;
   int nreqs;
+  int closed_some; /* a connection closed during this run */
+  int nconns;
   sconn *conns;
   char lasterr[256];
 };
@@ -127,8 +133,10 @@ static int64_t sweep(gf_srv *s, int64_t now)
   for (sconn *c = s->conns; c; c = c->next) {
     if (c->deadline < 0) continue;
     if (now >= c->deadline) {
-      /* MHD has written nothing on this connection for the request it is reading. */
-      (void)!send(c->fd, timeout_reply, sizeof timeout_reply - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+      /* MHD has written nothing on this connection for the request it is reading. An idle
+      ** keep-alive connection is closed silently, as a client expects (it reconnects). */
+      if (!c->reused)
+        (void)!send(c->fd, timeout_reply, sizeof timeout_reply - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
       shutdown(c->fd, SHUT_RDWR); /* MHD sees the end on its next run and closes it */
       c->deadline = -1;
     } else if (next < 0 || c->deadline < next) {
@@ -154,7 +162,13 @@ static void reschedule(gf_srv *s)
 static void run(gf_srv *s)
 {
   if (!s->d) return;
-  MHD_run(s->d);
+  /* A run that closed connections may have brought MHD back under its connection limit; it
+  ** puts its listening socket back into its epoll set only at the start of a run. */
+  for (int i = 0; i < 4; i++) {
+    s->closed_some = 0;
+    MHD_run(s->d);
+    if (!s->closed_some || !s->d) break;
+  }
   reschedule(s);
 }
 
@@ -205,6 +219,8 @@ static MHD_Result_t reply_now(gf_srv_req *r, unsigned status, const char *json)
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
   MHD_Result_t rc = MHD_queue_response(r->conn, status, resp);
   MHD_destroy_response(resp);
+  sconn *c = sconn_of(r->conn);
+  if (c) c->deadline = -1; /* MHD writes now: no 408 into its reply; its idle timeout remains */
   r->rejected = 1;
   r->status = (int)status;
   free(r->body);
@@ -246,8 +262,16 @@ static MHD_Result_t first_call(gf_srv *s, struct MHD_Connection *conn, const cha
     char *end;
     errno = 0;
     unsigned long long n = strtoull(cl, &end, 10);
-    if (end != cl && errno == 0 && n > s->max_body)
-      return reply_now(r, 413, "{\"error\":\"request body too large\"}");
+    if (end != cl && errno == 0 && n > s->max_body) {
+      /* A client that waits for 100 Continue gets the 413 instead and sends no body. Others
+      ** are sending it: a reply now and a close would reset the connection under the client
+      ** before it reads the reply, so a body up to DRAIN_MAX past the limit is read and
+      ** dropped first (within the request deadline). */
+      const char *expect = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Expect");
+      if ((expect && strcasecmp(expect, "100-continue") == 0) || n - s->max_body > DRAIN_MAX)
+        return reply_now(r, 413, "{\"error\":\"request body too large\"}");
+      r->too_big = 1;
+    }
   }
   return MHD_YES;
 }
@@ -255,7 +279,16 @@ static MHD_Result_t first_call(gf_srv *s, struct MHD_Connection *conn, const cha
 static MHD_Result_t append_body(gf_srv_req *r, const char *data, size_t n)
 {
   gf_srv *s = r->s;
-  if (n > s->max_body - r->len) return reply_now(r, 413, "{\"error\":\"request body too large\"}");
+  if (r->too_big) return MHD_YES;
+  if (n > s->max_body - r->len) {
+    /* MHD 0.9.75 cannot queue a reply in the middle of an upload: drop the rest (the request
+    ** deadline bounds how long that may take) and answer 413 after it */
+    r->too_big = 1;
+    free(r->body);
+    r->body = NULL;
+    r->len = r->cap = 0;
+    return MHD_YES;
+  }
   if (r->len + n > r->cap) {
     size_t cap = r->cap ? r->cap : 4096;
     while (cap < r->len + n) cap *= 2;
@@ -284,6 +317,7 @@ static MHD_Result_t on_request(void *cls, struct MHD_Connection *conn, const cha
     return append_body(r, upload_data, n);
   }
   if (r->rejected) return MHD_YES;
+  if (r->too_big) return reply_now(r, 413, "{\"error\":\"request body too large\"}");
   if (r->state == R_ANSWERED && r->resp) {
     MHD_Result_t rc = MHD_queue_response(conn, (unsigned)r->status, r->resp);
     MHD_destroy_response(r->resp);
@@ -308,7 +342,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   gf_srv_req *r = *con_cls;
   if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
     sconn *c = sconn_of(conn);
-    if (c) c->deadline = gf_now_ms() + s->timeout_ms; /* for the next request */
+    if (c) {
+      c->deadline = gf_now_ms() + s->timeout_ms; /* for the next request */
+      c->reused = 1;
+    }
   }
   if (!r) return;
   *con_cls = NULL;
@@ -324,6 +361,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
   gf_srv *s = cls;
   if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    s->nconns++;
     sconn *c = calloc(1, sizeof *c);
     if (!c) return; /* no deadline for this one; MHD's idle timeout still applies */
     const union MHD_ConnectionInfo *ci =
@@ -334,7 +372,11 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (s->conns) s->conns->prev = c;
     s->conns = c;
     *socket_context = c;
-  } else if (*socket_context) {
+    return;
+  }
+  s->nconns--;
+  s->closed_some = 1;
+  if (*socket_context) {
     sconn *c = *socket_context;
     if (c->prev)
       c->prev->next = c->next;
@@ -597,6 +639,11 @@ void gf_srv_quiesce(gf_srv *s)
 int gf_srv_in_flight(const gf_srv *s)
 {
   return s->nreqs;
+}
+
+int gf_srv_connections(const gf_srv *s)
+{
+  return s->nconns;
 }
 
 /* Answer whatever a handler still holds with 503, so that no connection stays suspended. */

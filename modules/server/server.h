@@ -74,6 +74,8 @@ int gf_srv_respond(gf_srv *s, uint64_t id, int status, const char *const *header
 void gf_srv_quiesce(gf_srv *s);
 /* Requests begun and not yet finished (read, queued, handled, or being sent). */
 int gf_srv_in_flight(const gf_srv *s);
+/* Open client connections. */
+int gf_srv_connections(const gf_srv *s);
 /* Stop: requests still unanswered get 503, then every connection is closed and s freed. */
 void gf_srv_free(gf_srv *s);
 

@@ -99,7 +99,9 @@ end
 
 for _, m in ipairs({ "get", "post", "put", "delete", "patch", "options" }) do
   Router[m] = function(self, pattern, fn)
-    if type(fn) ~= "function" then error("bad argument #2 to '" .. m .. "' (function expected)", 2) end
+    if type(fn) ~= "function" then
+      error("bad argument #2 to '" .. m .. "' (function expected)", 2)
+    end
     local e = { method = m:upper(), segs = compile(pattern, 2), fn = fn }
     self.entries[#self.entries + 1] = e
     return self
@@ -133,12 +135,12 @@ local function serve_static(e, req, rel)
     if seg == ".." or seg == "." or seg:find("[%z\\]") then
       return 403, { error = "forbidden" }
     end
-    if seg:sub(1, 1) == "." then return 404, { error = "not found" } end
+    if seg:sub(1, 1) == "." then return nil end
   end
   local root = core.realpath(e.dir)
-  if not root then return 404, { error = "not found" } end
+  if not root then return nil end
   local real = core.realpath(#rel > 0 and (root .. "/" .. table.concat(rel, "/")) or root)
-  if not real then return 404, { error = "not found" } end
+  if not real then return nil end
   if real ~= root and real:sub(1, #root + 1) ~= root .. "/" then
     return 403, { error = "forbidden" } -- a link out of the directory
   end
@@ -150,8 +152,13 @@ local function serve_static(e, req, rel)
     real = real .. "/index.html"
     st = fs.stat(real)
   end
-  if not st or st.type ~= "file" then return 404, { error = "not found" } end
-  return 200, M.file(real), { ["content-type"] = M.content_type(real) }
+  if not st or st.type ~= "file" then return nil end
+  -- browsers revalidate (no-cache) and get 304 while the file is unchanged
+  local modified = os.date("!%a, %d %b %Y %H:%M:%S GMT", math.floor(st.mtime))
+  local headers = { ["Last-Modified"] = modified, ["Cache-Control"] = "no-cache" }
+  if req.headers["if-modified-since"] == modified then return 304, "", headers end
+  headers["Content-Type"] = M.content_type(real)
+  return 200, M.file(real), headers
 end
 
 function Router:static(prefix, dir)
@@ -165,6 +172,7 @@ function Router:handle(req)
   local parts = segments(req.path)
   local method = req.method
   local allowed = {}
+  local found_static = false
   for _, e in ipairs(self.entries) do
     if e.static then
       local n = #e.segs
@@ -172,9 +180,14 @@ function Router:handle(req)
       for i = 1, n do under = under and parts[i] == e.segs[i] end
       if under then
         if method == "GET" or method == "HEAD" then
-          return serve_static(e, req, table.move(parts, n + 1, #parts, 1, {}))
+          -- no such file: later routes may still match (an API beside a static "/")
+          local rel = table.move(parts, n + 1, #parts, 1, {})
+          local status, body, headers = serve_static(e, req, rel)
+          if status then return status, body, headers end
+          found_static = true
+        else
+          allowed.GET, allowed.HEAD = true, true
         end
-        allowed.GET, allowed.HEAD = true, true
       end
     else
       local params = match(e.segs, parts)
@@ -188,7 +201,7 @@ function Router:handle(req)
       end
     end
   end
-  if next(allowed) then
+  if next(allowed) and not found_static then
     local list = {}
     for m in pairs(allowed) do list[#list + 1] = m end
     table.sort(list)
@@ -216,9 +229,12 @@ local function flat_headers(headers, flat)
       if type(k) ~= "string" or (type(v) ~= "string" and type(v) ~= "number") then
         error("gf.server: header names and values must be strings", 0)
       end
-      if k:lower() == "content-type" then ctype = tostring(v) end
-      flat[#flat + 1] = k
-      flat[#flat + 1] = tostring(v)
+      local lk = k:lower()
+      if lk == "content-type" then ctype = tostring(v) end
+      if lk ~= "content-length" then -- libmicrohttpd sets it from the body
+        flat[#flat + 1] = k
+        flat[#flat + 1] = tostring(v)
+      end
     end
   end
   return ctype
@@ -265,14 +281,20 @@ end
 
 local function serve_one(srv, id, req)
   local t0 = clock()
+  local me = task.current()
+  srv._handlers[me] = true
   setmetatable(req, Request)
   req.params = req.params or {}
   local r = table.pack(xpcall(srv._handler, traceback, req))
   local status = r[2]
   if not r[1] then
     local cancelled = task.cancelled()
-    log.error("gf.server: handler failed", { method = req.method, path = req.path,
-      error = tostring(r[2]) })
+    if cancelled then
+      log.warn("gf.server: handler interrupted", { method = req.method, path = req.path })
+    else
+      log.error("gf.server: handler failed", { method = req.method, path = req.path,
+        error = tostring(r[2]) })
+    end
     status = cancelled and 503 or 500
     r = { true, status, { error = cancelled and "server stopping" or "internal server error" } }
   end
@@ -285,6 +307,8 @@ local function serve_one(srv, id, req)
   else
     status = final
   end
+  srv._handlers[me] = nil
+  if not log.enabled("debug") then return end
   log.debug("gf.server request", { method = req.method, path = req.path, status = status,
     ms = math.floor((clock() - t0) * 1000 + 0.5), remote = req.remote })
 end
@@ -354,7 +378,7 @@ function M.listen(opts, handler)
   local h, err, code = core.listen(o.bind, o.port, o.max_body, o.max_connections, o.timeout)
   if not h then return nil, err, code end
   local srv = setmetatable({ port = core.port(h), bind = o.bind, _h = h, _handler = fn,
-    _grace = opts.grace or 10 }, Server)
+    _grace = opts.grace or 10, _handlers = setmetatable({}, { __mode = "k" }) }, Server)
   srv._acceptor = task.spawn(accept_loop, srv)
   log.debug("gf.server listening", { bind = o.bind, port = srv.port })
   return srv
@@ -368,16 +392,26 @@ function Server:close(opts)
     error("gf.server close: timeout must be a non-negative number", 2)
   end
   if self._closing then
-    while not self._done do task.sleep(0.01) end
+    while not self._done and not self._handlers[task.current()] do task.sleep(0.01) end
     return true
   end
   self._closing = true
+  if self._handlers[task.current()] then
+    -- called by a handler (a /shutdown route): its own request must be answered first
+    core.quiesce(self._h)
+    task.spawn(shutdown, self, timeout, false)
+    return true
+  end
   shutdown(self, timeout, false)
   return true
 end
 
 function Server:in_flight()
   return self._done and 0 or core.in_flight(self._h)
+end
+
+function Server:connections()
+  return self._done and 0 or core.connections(self._h)
 end
 
 Server.__close = function(self) self:close() end

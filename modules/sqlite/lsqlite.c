@@ -20,7 +20,8 @@
 **
 ** Parameters: nil -> NULL, boolean -> 0/1, integer -> INTEGER, float -> REAL, string -> TEXT
 ** (binary-safe), blob(s) -> BLOB. A row is a table keyed by column name; NULL columns are absent.
-** Codes: "conflict" (constraint), "timeout" (busy/locked), "io", "interrupted", "invalid_input" (anything
+** Codes: "conflict" (constraint), "timeout" (busy/locked), "io", "interrupted", "invalid_input"
+*(anything
 ** else: syntax, missing table, ...). Misuse (closed objects, bad parameter types, more values
 ** than parameters, several statements where one is expected) raises.
 */
@@ -463,10 +464,7 @@ static void new_type(lua_State *L, const char *name, const luaL_Reg *methods, lu
     lua_setfield(L, -2, "__index");
   }
   if (gc) {
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__gc");
-    lua_pushcfunction(L, gc);
-    lua_setfield(L, -2, "__close");
+    gf_set_finalizer(L, gc);
   }
 }
 

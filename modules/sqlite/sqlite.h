@@ -51,8 +51,9 @@ void gf_sqlite_close(gf_sqlite *s);
 */
 int gf_sqlite_cached_stmt(gf_sqlite *s, const char *sql, size_t len, sqlite3_stmt **out);
 
-/* The gfhost error code for an SQLite result code: "conflict", "timeout" (locked), "io", "interrupted",
-** "not_found" or "invalid_input" (SQL the database cannot run). */
+/* The gfhost error code for an SQLite result code: "conflict", "timeout" (locked), "io",
+ *"interrupted",
+ ** "not_found" or "invalid_input" (SQL the database cannot run). */
 const char *gf_sqlite_code(int rc);
 
 #endif

@@ -40,6 +40,8 @@ local json = require("gf.json")
 local M = {}
 
 M.NODE_PREFIX = "gf-nodes#"
+M.RUNS_KEY = "gf-runs#"   -- collections_workflow of the run index (itemids = run id)
+M.META_KEY = "gf-meta#"   -- collections_workflow of meta records (itemids = key)
 
 local function S(s) return { S = s } end
 
@@ -145,7 +147,8 @@ local NAMES = {
   ["#cr"] = "created", ["#up"] = "updated", ["#ca"] = "claimed_at", ["#le"] = "last_error",
   ["#out"] = "outputs", ["#ex"] = "executions", ["#st"] = "status", ["#at"] = "attempts",
   ["#er"] = "error", ["#op"] = "output", ["#nu"] = "node_updated", ["#lw"] = "lease_worker",
-  ["#lu"] = "lease_until",
+  ["#lu"] = "lease_until", ["#sd"] = "started", ["#rf"] = "run_first", ["#mv"] = "meta_value",
+  ["#mu"] = "meta_updated",
 }
 
 -- Sets ExpressionAttributeNames from the #names the request's expressions use.
@@ -451,11 +454,29 @@ local function node_item(run_id, node, rec, now)
   item.node_updated = S(now)
   if rec.error then item.error = S(rec.error) end
   if rec.output then item.output = S(rec.output) end
+  if rec.started then item.started = S(rec.started) end
   return item
 end
 
+-- The run index: one item per run (collections_workflow = RUNS_KEY, itemids = run id) with
+-- run_first, the first time a node of it was written; written once per run and backend object,
+-- so that runs can be listed without scanning the table.
+function B:_index_run(run_id, now)
+  if self.runs_indexed[run_id] then return true end
+  local r, msg, code = self:_call("UpdateItem", { TableName = self.nodes_table,
+    Key = { collections_workflow = S(M.RUNS_KEY), itemids = S(run_id) },
+    UpdateExpression = "SET #rf = if_not_exists(#rf, :now)",
+    ExpressionAttributeValues = { [":now"] = S(now) } })
+  if not r then return nil, msg, code end
+  self.runs_indexed[run_id] = true
+  return true
+end
+
 function B:put_node(run_id, node, rec, now)
-  local r, msg, code = self:_call("PutItem", { TableName = self.nodes_table,
+  local ok, msg, code = self:_index_run(run_id, now)
+  if not ok then return nil, msg, code end
+  local r
+  r, msg, code = self:_call("PutItem", { TableName = self.nodes_table,
     Item = node_item(run_id, node, rec, now) })
   if not r then return nil, msg, code end
   return true
@@ -463,7 +484,8 @@ end
 
 local function node_rec(it)
   return { node = str(it.itemids), status = str(it.status), attempts = plain(it.attempts or
-    { N = "0" }), error = str(it.error), output = str(it.output), updated = str(it.node_updated) }
+    { N = "0" }), error = str(it.error), output = str(it.output), updated = str(it.node_updated),
+    started = str(it.started) }
 end
 
 function B:get_node(run_id, node)
@@ -489,6 +511,8 @@ end
 -- and as two plain attributes, lease_worker (S) and lease_until (N), which the conditions read.
 -- put_node replaces the item, so only running records written here carry them.
 function B:lease_node(run_id, node, lease, now)
+  local iok, imsg, icode = self:_index_run(run_id, now)
+  if not iok then return nil, imsg, icode end
   local values = { [":run"] = S("running"), [":done"] = S("completed"), [":zero"] = { N = "0" },
     [":one"] = { N = "1" }, [":out"] = S(lease.output), [":w"] = S(lease.worker),
     [":until"] = epoch(lease["until"]), [":now"] = epoch(lease.now), [":nu"] = S(now) }
@@ -502,7 +526,7 @@ function B:lease_node(run_id, node, lease, now)
   local r, msg, code = self:_call("UpdateItem", {
     TableName = self.nodes_table, Key = node_key(run_id, node),
     UpdateExpression = "SET #st = :run, #at = if_not_exists(#at, :zero) + :one, #op = :out, "
-      .. "#lw = :w, #lu = :until, #nu = :nu REMOVE #er",
+      .. "#lw = :w, #lu = :until, #nu = :nu, #sd = :nu REMOVE #er",
     ConditionExpression = cond, ExpressionAttributeValues = values, ReturnValues = "ALL_NEW",
   })
   if r then return true, node_rec(r.Attributes or {}) end
@@ -562,6 +586,11 @@ end
 function B:delete_nodes(run_id)
   local items, msg, code = self:_node_items(run_id, nil, "#cw, #it")
   if not items then return nil, msg, code end
+  local done
+  done, msg, code = self:_call("DeleteItem", { TableName = self.nodes_table,
+    Key = { collections_workflow = S(M.RUNS_KEY), itemids = S(run_id) } })
+  if not done then return nil, msg, code end
+  self.runs_indexed[run_id] = nil
   local i = 1
   while i <= #items do
     local reqs = json.array()
@@ -585,6 +614,169 @@ function B:delete_nodes(run_id)
     i = i + 25
   end
   return #items
+end
+
+-- Payload counts by current state and the time it was entered (see the SQLite backend): per
+-- state one paged Query of the state_updated index from the earliest mark or bucket to hi,
+-- reading only state_updated (COMPLETED also reads cirrus v2's SUCCEEDED_ range).
+function B:stats(q)
+  local lo = q.hi
+  for _, iso in pairs(q.marks) do
+    if iso < lo then lo = iso end
+  end
+  if q.buckets[1] and q.buckets[1].lo < lo then lo = q.buckets[1].lo end
+  local totals, per = {}, {}
+  local ranges = {}
+  for _, st in ipairs(q.states) do
+    local t = {}
+    for name in pairs(q.marks) do t[name] = 0 end
+    totals[st] = t
+    ranges[#ranges + 1] = { st, st }
+    if st == "COMPLETED" and self.match_succeeded then ranges[#ranges + 1] = { st, "SUCCEEDED" } end
+  end
+  local bucket_of, keylen = {}, q.buckets[1] and #q.buckets[1].key
+  for _, bk in ipairs(q.buckets) do bucket_of[bk.key] = bk.key end
+  -- one paged Query per state range, several in flight
+  local function pass(range)
+    local st, pre = range[1], range[2]
+    local t = totals[st]
+    do
+      local req = { TableName = self.table, IndexName = "state_updated",
+        KeyConditionExpression = "#cw = :cw AND #su BETWEEN :lo AND :hi",
+        ExpressionAttributeValues = { [":cw"] = S(q.collections_workflow),
+          [":lo"] = S(pre .. "_" .. lo), [":hi"] = S(pre .. "_" .. q.hi .. "~") },
+        ProjectionExpression = "#su" }
+      repeat
+        local r, msg, code = self:_call("Query", req)
+        if not r then return { msg = msg, code = code } end
+        for _, it in ipairs(r.Items or {}) do
+          local ts = (str(it.state_updated) or ""):match("^[^_]*_(.*)$") or ""
+          for name, iso in pairs(q.marks) do
+            if ts >= iso then t[name] = t[name] + 1 end
+          end
+          -- buckets are whole hours / days: the stamp's prefix names its bucket
+          local bk = keylen and bucket_of[ts:sub(1, keylen)]
+          if bk then
+            local k = bk .. "\0" .. st
+            per[k] = (per[k] or 0) + 1
+          end
+        end
+        req.ExclusiveStartKey = r.LastEvaluatedKey
+      until not req.ExclusiveStartKey
+    end
+    return true
+  end
+  local ok_task, task = pcall(require, "gf.task")
+  local results
+  if ok_task and task.map then
+    local errs
+    results, errs = task.map(ranges, pass, { concurrency = 4 })
+    if errs[1] then error(errs[1].error, 0) end
+  else
+    results = {}
+    for i, range in ipairs(ranges) do results[i] = pass(range) end
+  end
+  for i in ipairs(ranges) do
+    local r = results[i]
+    if r ~= true then return nil, r and r.msg, r and r.code end
+  end
+  local series = {}
+  for _, bk in ipairs(q.buckets) do
+    for _, st in ipairs(q.states) do
+      local n = per[bk.key .. "\0" .. st]
+      if n then series[#series + 1] = { bucket = bk.key, state = st, n = n } end
+    end
+  end
+  return { totals = totals, series = series }
+end
+
+-- Every item of one hash key (all pages), ascending (or descending) range keys.
+function B:_all(tbl, cw, projection, forward, limit)
+  local req = { TableName = tbl, KeyConditionExpression = "#cw = :cw",
+    ExpressionAttributeValues = { [":cw"] = S(cw) }, ProjectionExpression = projection,
+    ScanIndexForward = forward }
+  local out = {}
+  repeat
+    local r, msg, code = self:_call("Query", req)
+    if not r then return nil, msg, code end
+    for _, it in ipairs(r.Items or {}) do out[#out + 1] = it end
+    req.ExclusiveStartKey = r.LastEvaluatedKey
+  until not req.ExclusiveStartKey or (limit and #out >= limit)
+  return out
+end
+
+-- Every run of the run index, without counts (one Query, paged): {run_id, first}. The store
+-- asks run_counts for the runs of the page it returns.
+function B:list_runs()
+  local idx, msg, code = self:_all(self.nodes_table, M.RUNS_KEY, "#it, #rf", true)
+  if not idx then return nil, msg, code end
+  local out = {}
+  for i, it in ipairs(idx) do
+    out[i] = { run_id = str(it.itemids), first = str(it.run_first) or "" }
+  end
+  return out
+end
+
+-- One run's node counts per status, its earliest start and latest update (one Query, paged).
+function B:run_counts(run_id)
+  local nodes, msg, code = self:_node_items(run_id, nil, "#st, #nu, #sd")
+  if not nodes then return nil, msg, code end
+  local run = { counts = {}, nodes = #nodes, first = nil, last = "" }
+  for _, n in ipairs(nodes) do
+    local st = str(n.status) or "?"
+    run.counts[st] = (run.counts[st] or 0) + 1
+    local first, upd = str(n.started) or str(n.node_updated), str(n.node_updated) or ""
+    if first and (not run.first or first < run.first) then run.first = first end
+    if upd > run.last then run.last = upd end
+  end
+  return run
+end
+
+local function meta_key(key)
+  return { collections_workflow = S(M.META_KEY), itemids = S(key) }
+end
+
+local function meta_row(it)
+  return { key = str(it.itemids), value = str(it.meta_value), updated = str(it.meta_updated) }
+end
+
+function B:put_meta(key, value, now)
+  local item = meta_key(key)
+  item.meta_value, item.meta_updated = S(value), S(now)
+  local r, msg, code = self:_call("PutItem", { TableName = self.nodes_table, Item = item })
+  if not r then return nil, msg, code end
+  return true
+end
+
+function B:get_meta(key)
+  local r, msg, code = self:_call("GetItem", { TableName = self.nodes_table, Key = meta_key(key),
+    ConsistentRead = true })
+  if not r then return nil, msg, code end
+  if not r.Item then return false end
+  return meta_row(r.Item)
+end
+
+function B:list_meta(prefix, limit)
+  local values = { [":cw"] = S(M.META_KEY) }
+  local cond = "#cw = :cw"
+  if prefix ~= "" then
+    cond = cond .. " AND begins_with(#it, :p)"
+    values[":p"] = S(prefix)
+  end
+  local req = { TableName = self.nodes_table, KeyConditionExpression = cond,
+    ExpressionAttributeValues = values, ScanIndexForward = false, Limit = limit,
+    ConsistentRead = true }
+  local r, msg, code = self:_call("Query", req)
+  if not r then return nil, msg, code end
+  local out = {}
+  for i, it in ipairs(r.Items or {}) do out[i] = meta_row(it) end
+  return out
+end
+
+function B:delete_meta(key)
+  local r, msg, code = self:_call("DeleteItem", { TableName = self.nodes_table, Key = meta_key(key) })
+  if not r then return nil, msg, code end
+  return true
 end
 
 -- }======
@@ -698,7 +890,7 @@ function M.open(opts)
     if not ok then return nil, msg, code end
   end
   return setmetatable({ client = client, table = opts.table, nodes_table = nodes,
-    match_succeeded = opts.match_succeeded ~= false }, B)
+    match_succeeded = opts.match_succeeded ~= false, runs_indexed = {} }, B)
 end
 
 return M

@@ -7,8 +7,12 @@
 --            last_error, outputs JSON, executions JSON), primary key (collections_workflow,
 --            itemids); indexes (collections_workflow, state_updated) and (collections_workflow,
 --            updated) mirror the cirrus table's two GSIs.
---   nodes(run_id, node, status, attempts, error, output JSON, updated), primary key (run_id,
---         node); index (run_id, status).
+--   nodes(run_id, node, status, attempts, error, output JSON, updated, started), primary key
+--         (run_id, node); index (run_id, status).
+--   meta(key, value JSON, updated), primary key key: small records kept next to the state
+--        (listener health, recorded actions; gf.state put_meta/get_meta/list_meta).
+-- Schema version 2 (PRAGMA user_version); a version-1 file is migrated when opened (nodes gains
+-- `started`, meta is created).
 -- Every conditional transition is one SQL statement whose WHERE clause holds the condition, so
 -- concurrent processes cannot both win: SQLite serialises writers, and the loser sees 0 changes.
 -- The methods are those gf.state documents for backends.
@@ -40,11 +44,29 @@ CREATE TABLE IF NOT EXISTS nodes (
   error TEXT,
   output TEXT,
   updated TEXT NOT NULL,
+  started TEXT,
   PRIMARY KEY (run_id, node)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS nodes_status ON nodes (run_id, status);
-PRAGMA user_version = 1;
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  updated TEXT NOT NULL
+) WITHOUT ROWID;
+PRAGMA user_version = 2;
 ]]
+
+-- version 1 -> 2: node start times and the meta table
+local MIGRATE_1 = [[
+ALTER TABLE nodes ADD COLUMN started TEXT;
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  updated TEXT NOT NULL
+) WITHOUT ROWID;
+PRAGMA user_version = 2;
+]]
+local VERSION = 2
 
 local CLAIM = [[
 INSERT INTO payloads (collections_workflow, itemids, state, state_updated, created, updated,
@@ -77,12 +99,22 @@ local DELETE = [[DELETE FROM payloads WHERE collections_workflow = ?1 AND itemid
 local NOW = [[SELECT (julianday('now') - 2440587.5) * 86400.0 AS t]]
 
 local PUT_NODE = [[
-INSERT OR REPLACE INTO nodes (run_id, node, status, attempts, error, output, updated)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)]]
+INSERT OR REPLACE INTO nodes (run_id, node, status, attempts, error, output, updated, started)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)]]
 local GET_NODE = [[SELECT * FROM nodes WHERE run_id = ?1 AND node = ?2]]
 local LIST_NODES = [[SELECT * FROM nodes WHERE run_id = ?1 ORDER BY node]]
 local LIST_NODES_STATUS = [[SELECT * FROM nodes WHERE run_id = ?1 AND status = ?2 ORDER BY node]]
 local DELETE_NODES = [[DELETE FROM nodes WHERE run_id = ?1]]
+-- one row per (run, status); runs ordered by their earliest record, newest run first
+local RUN_STATS = [[
+SELECT run_id, status, count(*) AS n, min(coalesce(started, updated)) AS first,
+       max(updated) AS last
+FROM nodes GROUP BY run_id, status]]
+local PUT_META = [[INSERT OR REPLACE INTO meta (key, value, updated) VALUES (?1, ?2, ?3)]]
+local GET_META = [[SELECT * FROM meta WHERE key = ?1]]
+local LIST_META = [[
+SELECT * FROM meta WHERE key >= ?1 AND key < ?2 ORDER BY key DESC LIMIT ?3]]
+local DELETE_META = [[DELETE FROM meta WHERE key = ?1]]
 
 local B = {}
 B.__index = B
@@ -129,14 +161,20 @@ function M.open(opts)
   if not db then return nil, msg, code end
   local row
   row, msg, code = db:first("PRAGMA user_version")
-  if row and row.user_version > 1 then
+  if row and row.user_version > VERSION then
     db:close()
-    return nil, ("state.open %s: schema version %d is newer than this gfhost knows (1)"):format(
-      opts.path, row.user_version), "invalid_input"
+    return nil, ("state.open %s: schema version %d is newer than this gfhost knows (%d)"):format(
+      opts.path, row.user_version, VERSION), "invalid_input"
   end
-  if row and row.user_version < 1 then
+  if row and row.user_version < VERSION then
     local ok
-    ok, msg, code = db:transaction(function(d) return d:exec(SCHEMA) end)
+    ok, msg, code = db:transaction(function(d)
+      -- read again inside the write transaction: another process may have done it meanwhile
+      local v = d:first("PRAGMA user_version").user_version
+      if v == 0 then return d:exec(SCHEMA) end
+      if v == 1 then return d:exec(MIGRATE_1) end
+      return true
+    end)
     if not ok then row = nil end
   end
   if not row then
@@ -247,7 +285,7 @@ end
 
 function B:put_node(run_id, node, rec, now)
   local n, msg, code = self.db:execute(PUT_NODE, run_id, node, rec.status, rec.attempts, rec.error,
-    rec.output, now)
+    rec.output, now, rec.started)
   if not n then return nil, msg, code end
   return true
 end
@@ -266,6 +304,96 @@ end
 
 function B:delete_nodes(run_id)
   return self.db:execute(DELETE_NODES, run_id)
+end
+
+-- Payload counts by current state and the time it was entered (state_updated), as counts of
+-- index ranges of (collections_workflow, state_updated), which SQLite answers from the index
+-- alone: q = {collections_workflow, hi (ISO), marks = {name = ISO}, buckets = {{key, lo, hi}}
+-- (hi exclusive), states}. -> {totals = {STATE = {<mark> = n}}, series = {{bucket, state, n}}}
+local COUNT_RANGE = [[
+SELECT count(*) AS n FROM payloads
+WHERE collections_workflow = ?1 AND state_updated >= ?2 AND state_updated < ?3]]
+
+function B:stats(q)
+  local totals, series = {}, {}
+  local cw = q.collections_workflow
+  local function count(lo, hi)
+    local row, msg, code = self.db:first(COUNT_RANGE, cw, lo, hi)
+    if not row then return nil, msg or "state.stats: no row", code end
+    return row.n
+  end
+  for _, st in ipairs(q.states) do
+    local t = {}
+    local top = st .. "_" .. q.hi .. "~" -- after every stamp up to hi
+    for name, iso in pairs(q.marks) do
+      local n, msg, code = count(st .. "_" .. iso, top)
+      if not n then return nil, msg, code end
+      t[name] = n
+    end
+    totals[st] = t
+  end
+  for _, b in ipairs(q.buckets) do
+    for _, st in ipairs(q.states) do
+      local n, msg, code = count(st .. "_" .. b.lo, st .. "_" .. b.hi)
+      if not n then return nil, msg, code end
+      if n > 0 then series[#series + 1] = { bucket = b.key, state = st, n = n } end
+    end
+  end
+  return { totals = totals, series = series }
+end
+
+-- The distinct collections_workflow keys (at most limit).
+function B:collections_workflows(limit)
+  local rows, msg, code = self.db:query("SELECT DISTINCT collections_workflow AS cw FROM payloads "
+    .. "ORDER BY cw LIMIT ?1", limit)
+  if not rows then return nil, msg, code end
+  local out = {}
+  for i, r in ipairs(rows) do out[i] = r.cw end
+  return out
+end
+
+-- Every run with its node counts per status, newest first (by its earliest node record).
+function B:list_runs()
+  local rows, msg, code = self.db:query(RUN_STATS)
+  if not rows then return nil, msg, code end
+  local by, out = {}, {}
+  for _, r in ipairs(rows) do
+    local run = by[r.run_id]
+    if not run then
+      run = { run_id = r.run_id, counts = {}, nodes = 0, first = r.first, last = r.last }
+      by[r.run_id] = run
+      out[#out + 1] = run
+    end
+    run.counts[r.status] = r.n
+    run.nodes = run.nodes + r.n
+    if r.first < run.first then run.first = r.first end
+    if r.last > run.last then run.last = r.last end
+  end
+  return out
+end
+
+function B:put_meta(key, value, now)
+  local n, msg, code = self.db:execute(PUT_META, key, value, now)
+  if not n then return nil, msg, code end
+  return true
+end
+
+function B:get_meta(key)
+  local row, msg, code = self.db:first(GET_META, key)
+  if row then return row end
+  if msg then return nil, msg, code end
+  return false
+end
+
+function B:list_meta(prefix, limit)
+  local hi = prefix == "" and "\u{10FFFF}" or prefix:sub(1, -2) .. string.char(prefix:byte(-1) + 1)
+  return self.db:query(LIST_META, prefix, hi, limit)
+end
+
+function B:delete_meta(key)
+  local n, msg, code = self.db:execute(DELETE_META, key)
+  if not n then return nil, msg, code end
+  return true
 end
 
 function B:transaction(fn, ...)

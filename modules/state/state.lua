@@ -439,7 +439,14 @@ local function encode_node(run_id, node, rec, op)
     out, msg, code = json().encode(rec.output)
     if not out then return nil, ("state.%s %s/%s: %s"):format(op, run_id, node, msg), code end
   end
-  return { status = rec.status, attempts = attempts, error = rec.error, output = out }
+  local started = rec.started
+  if type(started) == "number" then
+    started = M.iso8601(started)
+  elseif started ~= nil and type(started) ~= "string" then
+    error(op .. ": started must be epoch seconds or an ISO 8601 string", 3)
+  end
+  return { status = rec.status, attempts = attempts, error = rec.error, output = out,
+    started = started }
 end
 
 function Store:put_node(run_id, node, rec)
@@ -452,7 +459,7 @@ end
 
 local function node_view(run_id, node, r)
   local v = { run_id = run_id, node = node, status = r.status, attempts = r.attempts,
-    error = r.error, updated = r.updated }
+    error = r.error, updated = r.updated, started = r.started }
   if r.output ~= nil then v.output = json().decode(r.output) end
   return v
 end
@@ -487,6 +494,174 @@ function Store:delete_nodes(run_id)
   check_node_key("delete_nodes", run_id, "-")
   return self.backend:delete_nodes(run_id)
 end
+
+-- Payload statistics of one collections-workflow, by each record's current state and the time
+-- it entered it (state_updated, what get-payloads --since --state selects on):
+-- q.collections_workflow, q.windows ({name = seconds}: a count per state of the records that
+-- entered their state within each, e.g. {hour = 3600, day = 86400, week = 604800}),
+-- q.interval ("hour" | "day") and q.span (seconds, at most 31 days; default 48 hours / 7 days)
+-- for the series (whole hours / UTC days, the last one holding now).
+-- -> {totals = {STATE = {<window> = n}}, series = {{bucket = "YYYY-MM-DDTHH" | "YYYY-MM-DD",
+--     state =, n =}} (ascending, empty buckets left out), since = first bucket, now =}
+function Store:payload_stats(q)
+  check_closed(self)
+  if type(q) ~= "table" or type(q.collections_workflow) ~= "string" then
+    error("bad argument #1 to 'payload_stats' (table with collections_workflow expected)", 2)
+  end
+  local interval = q.interval or "hour"
+  local step = ({ hour = 3600, day = 86400 })[interval]
+  if not step then error("payload_stats: interval must be 'hour' or 'day'", 2) end
+  local span = q.span or (interval == "hour" and 48 * 3600 or 7 * 86400)
+  if type(span) ~= "number" or span <= 0 or span > 31 * 86400 then
+    error("payload_stats: span must be a number of seconds in (0, 31 days]", 2)
+  end
+  if not self.backend.stats then
+    return nil, "state.payload_stats: this backend keeps no payloads", "invalid_input"
+  end
+  local now = self.clock()
+  local marks = {}
+  for name, secs in pairs(q.windows or {}) do marks[name] = M.iso8601(now - secs) end
+  local len = interval == "hour" and 13 or 10
+  local last = math.floor(now / step) * step
+  local buckets = {}
+  for b = last - (math.ceil(span / step) - 1) * step, last, step do
+    buckets[#buckets + 1] = { key = M.iso8601(b):sub(1, len), lo = M.iso8601(b),
+      hi = M.iso8601(b + step) }
+  end
+  local r, msg, code = self.backend:stats({ collections_workflow = q.collections_workflow,
+    hi = M.iso8601(now), marks = marks, buckets = buckets, states = M.STATES })
+  if not r then return nil, msg, code end
+  r.since, r.now = buckets[1].lo, M.iso8601(now)
+  return r
+end
+
+-- The collections_workflow keys the backend can list cheaply (SQLite), or nil, msg,
+-- "invalid_input" (DynamoDB would have to scan the table).
+function Store:collections_workflows(limit)
+  check_closed(self)
+  if not self.backend.collections_workflows then
+    return nil, "state.collections_workflows: not listed by this backend", "invalid_input"
+  end
+  return self.backend:collections_workflows(limit or 1000)
+end
+
+-- Runs: one summary per run id {run_id, nodes, counts = {status = n}, first, last}, newest
+-- first: on SQLite by the earliest time any of its node records started (else was written), on
+-- DynamoDB by the time the run's first node was written (its run index record).
+-- opts.limit (1..1000, default 100), opts.next (the token of the previous page).
+-- -> runs, next_token|nil, total
+function Store:list_runs(opts)
+  check_closed(self)
+  opts = opts or {}
+  if type(opts) ~= "table" then error("bad argument #1 to 'list_runs' (table expected)", 2) end
+  local limit = check_limit("list_runs", "limit", opts.limit, 1000, 100)
+  local offset = 0
+  if opts.next ~= nil then
+    offset = type(opts.next) == "string" and tonumber(opts.next:match("^r(%d+)$"))
+    if not offset then
+      return nil, ("state.list_runs: bad next-page token %q"):format(tostring(opts.next)),
+        "invalid_input"
+    end
+  end
+  if not self.backend.list_runs then
+    return nil, "state.list_runs: this backend cannot list runs", "invalid_input"
+  end
+  local runs, msg, code = self.backend:list_runs()
+  if not runs then return nil, msg, code end
+  table.sort(runs, function(a, b)
+    if a.first ~= b.first then return a.first > b.first end
+    return a.run_id > b.run_id
+  end)
+  local out = {}
+  for i = offset + 1, math.min(offset + limit, #runs) do out[#out + 1] = runs[i] end
+  -- backends that list runs without counts (DynamoDB) count the page's runs only
+  if self.backend.run_counts then
+    local ok_task, task = pcall(require, "gf.task")
+    local failure
+    local function fill(r)
+      if r.counts or failure then return end
+      local c, cmsg, ccode = self.backend:run_counts(r.run_id)
+      if not c then
+        failure = { cmsg, ccode }
+        return
+      end
+      r.counts, r.nodes, r.last = c.counts, c.nodes, c.last ~= "" and c.last or r.first
+      if c.first and c.first < r.first then r.first = c.first end
+    end
+    if ok_task and task.map and #out > 1 then
+      local _, errs = task.map(out, fill, { concurrency = 8 })
+      if errs[1] then error(errs[1].error, 0) end
+    else
+      for _, r in ipairs(out) do fill(r) end
+    end
+    if failure then return nil, failure[1], failure[2] end
+  end
+  local nxt = offset + limit < #runs and ("r%d"):format(offset + limit) or nil
+  return out, nxt, #runs
+end
+
+-- {====== meta: small JSON records next to the state (listener health, recorded actions) ======
+
+local function check_meta_key(op, key)
+  if type(key) ~= "string" or key == "" or #key > 512 or key:find("%c") then
+    error(("bad argument #1 to '%s' (key: 1..512 characters, no control characters)"):format(op), 3)
+  end
+end
+
+function Store:put_meta(key, value)
+  check_closed(self)
+  check_meta_key("put_meta", key)
+  local text, msg, code = json().encode(value)
+  if not text then return nil, ("state.put_meta %s: %s"):format(key, msg), code end
+  if #text > 65536 then
+    return nil, ("state.put_meta %s: value is %d bytes (at most 65536)"):format(key, #text),
+      "invalid_input"
+  end
+  if not self.backend.put_meta then
+    return nil, "state.put_meta: this backend keeps no meta records", "invalid_input"
+  end
+  return self.backend:put_meta(key, text, self:_now())
+end
+
+local function meta_view(r)
+  return { key = r.key, value = json().decode(r.value), updated = r.updated }
+end
+
+function Store:get_meta(key)
+  check_closed(self)
+  check_meta_key("get_meta", key)
+  if not self.backend.get_meta then
+    return nil, "state.get_meta: this backend keeps no meta records", "invalid_input"
+  end
+  local r, msg, code = self.backend:get_meta(key)
+  if r == nil then return nil, msg, code end
+  if r == false then return nil, ("state.get_meta %s: not found"):format(key), "not_found" end
+  return meta_view(r)
+end
+
+-- Records whose key begins with prefix, keys descending (newest first for time-stamped keys).
+function Store:list_meta(prefix, opts)
+  check_closed(self)
+  if type(prefix) ~= "string" then error("bad argument #1 to 'list_meta' (string expected)", 2) end
+  local limit = check_limit("list_meta", "limit", opts and opts.limit, 1000, 100)
+  if not self.backend.list_meta then
+    return nil, "state.list_meta: this backend keeps no meta records", "invalid_input"
+  end
+  local rows, msg, code = self.backend:list_meta(prefix, limit)
+  if not rows then return nil, msg, code end
+  local out = {}
+  for i, r in ipairs(rows) do out[i] = meta_view(r) end
+  return out
+end
+
+function Store:delete_meta(key)
+  check_closed(self)
+  check_meta_key("delete_meta", key)
+  if not self.backend.delete_meta then return true end
+  return self.backend:delete_meta(key)
+end
+
+-- }======
 
 -- {====== leases (conditional node writes for workers) ======
 --
@@ -553,7 +728,7 @@ function Store:lease_node(run_id, node, lease)
     if not r and code ~= "not_found" then return nil, msg, code end
     if refusal(r, lease.worker, now, lease.max_attempts) then return false, r end
     local rec = { status = "running", attempts = (r and r.attempts or 0) + 1,
-      output = { worker = lease.worker, lease_until = lease["until"] } }
+      output = { worker = lease.worker, lease_until = lease["until"] }, started = s.clock() }
     local ok, pmsg, pcode = s:put_node(run_id, node, rec)
     if not ok then return nil, pmsg, pcode end
     return true, s:get_node(run_id, node)
@@ -573,7 +748,7 @@ function Store:renew_lease(run_id, node, lease)
     if not r and code ~= "not_found" then return nil, msg, code end
     if not held_by(r, lease.worker) then return false end
     local ok, pmsg, pcode = s:put_node(run_id, node, { status = "running", attempts = r.attempts,
-      output = { worker = lease.worker, lease_until = lease["until"] } })
+      output = { worker = lease.worker, lease_until = lease["until"] }, started = r.started })
     if not ok then return nil, pmsg, pcode end
     return true
   end)

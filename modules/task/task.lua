@@ -32,6 +32,8 @@
 -- semaphore(n) -> sem          sem:acquire(), sem:release()
 --
 -- A task that fails and is never waited for is reported on stderr and makes the run exit 1.
+-- When the script's main function fails, every other task is cancelled as by a signal (a
+-- server closes, a consumer stops) and the run exits with the script's status.
 local core = require("gf.task.core")
 
 local M = {}

@@ -17,6 +17,7 @@
 #include <lua.h>
 #include <yaml.h>
 
+#include "gf.h"
 #include "gfgrow.h"
 #include "yaml.h"
 
@@ -573,11 +574,9 @@ int luaopen_gf_yaml_core(lua_State *L)
 {
   static const luaL_Reg funcs[] = {{"load", l_load}, {"dump", l_dump}, {NULL, NULL}};
   luaL_newmetatable(L, LOADER);
-  lua_pushcfunction(L, loader_gc);
-  lua_setfield(L, -2, "__gc");
+  gf_set_finalizer(L, loader_gc);
   luaL_newmetatable(L, DUMPER);
-  lua_pushcfunction(L, dumper_gc);
-  lua_setfield(L, -2, "__gc");
+  gf_set_finalizer(L, dumper_gc);
   lua_pop(L, 2);
   luaL_newlib(L, funcs);
   lua_pushliteral(L, "libyaml");

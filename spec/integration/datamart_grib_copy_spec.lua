@@ -19,6 +19,7 @@ local function sh(cmd)
 end
 
 describe("grib_copy on a local datamart and s3rver #integration", function()
+  if require("spec.support.features").skip_unless(_ENV, "grib") then return end
   if servers.skip(_ENV) then return end
   local s3 = require("gf.s3")
   local plan = require("grib_copy.plan")

@@ -53,7 +53,7 @@ describe("datamart_listener through RabbitMQ #integration", function()
   local function listener(gh, o)
     o = o or {}
     return dm.start_listener({ dir = tmp, url = URL, zone = zone, exchange = exchange, token = TOKEN,
-      dispatch_url = gh.url .. "/repos/bcgov/nr-rfc-grib-copy/dispatches", port = o.port, idle = o.idle })
+      dispatch_url = gh.url .. "/repos/bcgov/nr-rfc-grib-copy/dispatches", port = o.port, idle = o.idle, state = o.state })
   end
 
   local function check_final_rows()
@@ -72,7 +72,7 @@ describe("datamart_listener through RabbitMQ #integration", function()
   it("replays the 2,782 announcements: exact rows, exact dispatches, a 500 kept and retried", function()
     local gh = dm.start({ dispatch_status = "500,204" })
     finally(function() gh:stop() end)
-    local pid = listener(gh, { port = HTTP_PORT, idle = 1.5 })
+    local pid = listener(gh, { port = HTTP_PORT, idle = 1.5, state = tmp .. "/gfstate.db" })
     finally(function() if dm.alive(pid) then os.execute("kill -9 " .. pid) end end)
     dm.publish(conn, exchange, rows)
     -- the endpoints while it runs (after the stream, before its idle exit)
@@ -91,6 +91,21 @@ describe("datamart_listener through RabbitMQ #integration", function()
     assert.same({ message = "Hello World" }, json.decode(assert(http.get(base .. "/", { retry = false })).body))
     assert.same({ missing_struct = { ["20230423"] = { P138 } } },
       json.decode(assert(http.get(base .. "/missing_msgs", { retry = false })).body))
+    -- the health record `gfhost serve` shows, while connected
+    local st = assert(require("gf.state").open({ path = tmp .. "/gfstate.db" }))
+    local hv
+    repeat -- rewritten at most once a second while announcements arrive
+      sleep(0.2)
+      local hrec = st:get_meta("health/listener/q_guest.bcgov_listener.cmc_gems.bcgov_rfc-" .. zone)
+      hv = hrec and (hrec.value or hrec)
+      assert(os.time() < deadline, "no current health record")
+    until hv and hv.last_announcement and #hv.missing_per_day == 1
+      and hv.missing_per_day[1].day == "20230423" and hv.missing_per_day[1].missing == 1
+    st:close()
+    assert.is_true(hv.connected)
+    assert.equal("datamart", hv.kind)
+    assert.matches("^v02%.post%.", hv.last_announcement.topic)
+    assert.same({ { day = "20230423", missing = 1 } }, hv.missing_per_day)
     dm.wait_exit(pid, 30, tmp .. "/err")
     local d = gh:dispatches()
     gh:stop()

@@ -65,7 +65,7 @@ describe("gf.http download commits #integration", function()
   end)
 
   it("commits one batch spread over two file systems, a failing file named alone", function()
-    -- several files on one file system share a syncfs; a file alone gets an fdatasync
+    -- every file gets its fdatasync, each of the two directories one fsync
     local shm = io.open("/dev/shm/.gf-probe", "w")
     local other = shm and ("/dev/shm/gf-commit-%d"):format(math.random(1 << 30)) or tmp .. "/o"
     if shm then shm:close() os.remove("/dev/shm/.gf-probe") end

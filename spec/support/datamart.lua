@@ -89,6 +89,7 @@ function M.start_listener(o)
   local a = { paths.gfhost, "run", "datamart_listener", "--profile", "2023", "--dispatch-url", o.dispatch_url,
     "--retry-base", "0.2", "--bind", "127.0.0.1", "--port", tostring(o.port or 0), "--heartbeat", "5" }
   if o.idle then a[#a + 1] = "--exit-when-idle" a[#a + 1] = tostring(o.idle) end
+  if o.state then a[#a + 1] = "--state" a[#a + 1] = o.state end
   for i, x in ipairs(a) do a[i] = q(x) end
   for i, x in ipairs(envs) do envs[i] = q(x) end
   local cmd = ("cd %s && env %s %s >>%s/out 2>>%s/err & echo $!"):format(q(o.dir), table.concat(envs, " "),

@@ -44,6 +44,7 @@ local function varying(sample, out)
 end
 
 describe("gf.grib #unit", function()
+  if require("spec.support.features").skip_unless(_ENV, "grib") then return end
   local grib = require("gf.grib")
   local task = require("gf.task")
   local data, tmp, gfs, cmc

@@ -54,6 +54,7 @@ local function near(a, b, tol)
 end
 
 describe("gf.raster #unit", function()
+  if require("spec.support.features").skip_unless(_ENV, "raster") then return end
   local raster = require("gf.raster")
   local task = require("gf.task")
   local data, tmp, elev, l7

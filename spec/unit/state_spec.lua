@@ -360,6 +360,94 @@ local function suite(backend)
       end)
     end)
 
+    describe("runs and meta records", function()
+      it("records a node's start and lists runs newest first with counts per status, paged",
+        function()
+          assert.is_true(store:put_node("old", "a", { status = "completed", attempts = 1,
+            started = now - 10 }))
+          now = now + 5
+          assert.is_true(store:put_node("new", "a", { status = "failed", attempts = 3,
+            error = "boom", started = now - 2 }))
+          now = now + 1
+          assert.is_true(store:put_node("new", "b", { status = "completed", attempts = 1 }))
+          assert.is_true(store:put_node("new", "c", { status = "completed", attempts = 1 }))
+          assert.equal(iso(now - 3), store:get_node("new", "a").started)
+          local runs, nxt, total = store:list_runs()
+          assert.is_nil(nxt)
+          assert.equal(2, total)
+          assert.same({ run_id = "new", nodes = 3, counts = { failed = 1, completed = 2 },
+            first = iso(now - 3), last = iso(now) }, runs[1])
+          assert.same({ run_id = "old", nodes = 1, counts = { completed = 1 },
+            first = iso(BASE + 0.25 - 10), last = iso(BASE + 0.25) }, runs[2])
+          local page
+          page, nxt = store:list_runs({ limit = 1 })
+          assert.same({ "new" }, { page[1].run_id, page[2] })
+          page, nxt = store:list_runs({ limit = 1, next = nxt })
+          assert.same({ "old" }, { page[1].run_id, page[2] })
+          assert.is_nil(nxt)
+          assert.same({ nil, 'state.list_runs: bad next-page token "x"', "invalid_input" },
+            { store:list_runs({ next = "x" }) })
+          assert.equal(3, store:delete_nodes("new"))
+          runs = store:list_runs()
+          assert.same({ "old" }, { runs[1].run_id, runs[2] and runs[2].run_id })
+        end)
+
+      it("counts payloads by current state (entered) per window and as an hourly or daily series",
+        function()
+          local function at(t, fn, id, ...)
+            now = t
+            assert.is_true(store[fn](store, id, ...))
+          end
+          -- three days ago, two hours ago, ten minutes ago
+          at(BASE - 3 * 86400, "set_completed", "c/workflow-w/old")
+          at(BASE - 2 * 3600, "set_failed", "c/workflow-w/f1", "boom")
+          at(BASE - 2 * 3600 + 1, "set_completed", "c/workflow-w/ok1")
+          at(BASE - 600, "set_failed", "c/workflow-w/f2", "<script>x</script>")
+          at(BASE - 600, "claim", "c/workflow-w/c1", "arn:1")
+          at(BASE - 600, "set_completed", "other/workflow-w/x")
+          now = BASE
+          local r = assert(store:payload_stats({ collections_workflow = "c_w",
+            windows = { hour = 3600, day = 86400, week = 7 * 86400 } }))
+          assert.same({ hour = 1, day = 2, week = 2 }, r.totals.FAILED)
+          assert.same({ hour = 0, day = 1, week = 2 }, r.totals.COMPLETED)
+          assert.same({ hour = 1, day = 1, week = 1 }, r.totals.CLAIMED)
+          assert.same({ hour = 0, day = 0, week = 0 }, r.totals.PROCESSING)
+          local hours = {}
+          for _, row in ipairs(r.series) do
+            hours[#hours + 1] = ("%s %s %d"):format(row.bucket, row.state, row.n)
+          end
+          local h2, h0 = iso(BASE - 7200):sub(1, 13), iso(BASE - 600):sub(1, 13)
+          assert.same({ h2 .. " COMPLETED 1", h2 .. " FAILED 1", h0 .. " CLAIMED 1",
+            h0 .. " FAILED 1" }, hours)
+          r = assert(store:payload_stats({ collections_workflow = "c_w", interval = "day" }))
+          assert.equal(4, #r.series) -- 3 days ago: COMPLETED; today: CLAIMED, COMPLETED, FAILED
+          assert.equal(iso(BASE - 3 * 86400):sub(1, 10), r.series[1].bucket)
+          assert.same({}, assert(store:payload_stats({ collections_workflow = "none_w" })).series)
+        end)
+
+      it("puts, gets, lists (by prefix, newest key first) and deletes meta records", function()
+        assert.is_true(store:put_meta("health/listener/a", { connected = true, n = 2 }))
+        now = now + 1
+        assert.is_true(store:put_meta("action/2023-11-14T22:13:21Z/1", { action = "rerun" }))
+        assert.is_true(store:put_meta("action/2023-11-14T22:13:22Z/2", { action = "rerun2" }))
+        assert.same({ key = "health/listener/a", value = { connected = true, n = 2 },
+          updated = iso(BASE + 0.25) }, store:get_meta("health/listener/a"))
+        local acts = store:list_meta("action/")
+        assert.same({ "action/2023-11-14T22:13:22Z/2", "action/2023-11-14T22:13:21Z/1" },
+          { acts[1].key, acts[2].key })
+        assert.equal(1, #store:list_meta("action/", { limit = 1 }))
+        assert.equal(1, #store:list_meta("health/"))
+        assert.same({ nil, "state.get_meta nope: not found", "not_found" },
+          { store:get_meta("nope") })
+        assert.is_true(store:delete_meta("health/listener/a"))
+        assert.same({}, store:list_meta("health/"))
+        -- meta records are not payloads and not runs
+        assert.same({}, store:query_all({ collections_workflow = "health/listener/a" }))
+        assert.same({}, (store:list_runs()))
+        assert.has_error(function() store:put_meta("", 1) end)
+      end)
+    end)
+
     describe("node leases", function()
       local function lease(worker, until_, extra)
         local l = { worker = worker, ["until"] = until_, now = now }
@@ -585,7 +673,7 @@ describe("gf.state #unit (sqlite specifics)", function()
     local store = assert(state.open({ path = path }))
     local db = store.backend.db
     assert.same({ journal_mode = "wal" }, db:first("PRAGMA journal_mode"))
-    assert.same({ user_version = 1 }, db:first("PRAGMA user_version"))
+    assert.same({ user_version = 2 }, db:first("PRAGMA user_version"))
     local plan = db:query("EXPLAIN QUERY PLAN SELECT * FROM payloads WHERE collections_workflow "
       .. "= 'a_b' AND state_updated >= 'FAILED_' AND state_updated < 'FAILED`' ORDER BY "
       .. "state_updated DESC, itemids DESC")
@@ -609,15 +697,39 @@ describe("gf.state #unit (sqlite specifics)", function()
   it("refuses a file from a newer schema and a file that is not a database", function()
     local sqlite = require("gf.sqlite")
     local db = assert(sqlite.open(path))
-    db:exec("PRAGMA user_version = 2")
+    db:exec("PRAGMA user_version = 3")
     db:close()
-    assert.same({ nil, "state.open " .. path .. ": schema version 2 is newer than this gfhost "
-      .. "knows (1)", "invalid_input" }, { state.open({ path = path }) })
+    assert.same({ nil, "state.open " .. path .. ": schema version 3 is newer than this gfhost "
+      .. "knows (2)", "invalid_input" }, { state.open({ path = path }) })
     local f = io.open(dir .. "/junk", "w")
     f:write(("junk"):rep(1000))
     f:close()
     assert.same({ nil, "sqlite.open " .. dir .. "/junk: file is not a database", "io" },
       { state.open({ path = dir .. "/junk" }) })
+  end)
+
+  it("migrates a version-1 file: its nodes gain start times, meta records appear", function()
+    local sqlite = require("gf.sqlite")
+    local db = assert(sqlite.open(path))
+    assert(db:exec([[
+CREATE TABLE nodes (run_id TEXT NOT NULL, node TEXT NOT NULL, status TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0, error TEXT, output TEXT, updated TEXT NOT NULL,
+  PRIMARY KEY (run_id, node)) WITHOUT ROWID;
+INSERT INTO nodes VALUES ('r1', 'a', 'failed', 2, 'boom', NULL, '2023-11-14T22:13:20.000000+00:00');
+PRAGMA user_version = 1;]]))
+    db:close()
+    local store = assert(state.open({ path = path }))
+    assert.same({ user_version = 2 }, store.backend.db:first("PRAGMA user_version"))
+    local n = store:get_node("r1", "a")
+    assert.same({ "failed", 2, "boom" }, { n.status, n.attempts, n.error })
+    assert.is_nil(n.started)
+    assert.is_true(store:put_meta("k", { x = 1 }))
+    assert.same({ x = 1 }, store:get_meta("k").value)
+    local runs = store:list_runs()
+    assert.same({ run_id = "r1", nodes = 1, counts = { failed = 1 },
+      first = "2023-11-14T22:13:20.000000+00:00", last = "2023-11-14T22:13:20.000000+00:00" },
+      runs[1])
+    store:close()
   end)
 
   it("groups transitions in one transaction, rolled back on failure", function()
