@@ -201,7 +201,7 @@ if not lock_dir or lock_dir == "" then lock_dir = "/tmp" end
 local lock_path = ("%s/gfhost-crank-%s.lock"):format(lock_dir, fs.sha256_string(params.input):sub(1, 16))
 local lock, lmsg, lcode = fs.lock(lock_path)
 if not lock then
-  if lcode == "busy" then
+  if lcode == "conflict" then
     io.stdout:write(("crank: another run is live on %s (lock %s); nothing to do\n"):format(opts.input, lock_path))
     return 0
   end

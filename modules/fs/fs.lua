@@ -51,7 +51,7 @@
 --                                       the loop stays free
 -- sha256_string(data) -> hex             inline
 -- lock(path) -> lock                     exclusive flock(2) on path (created), without waiting:
---                                       nil, msg, "busy" while another process (or another
+--                                       nil, msg, "conflict" while another process (or another
 --                                       lock() in this one) holds it. lock:unlock() releases it,
 --                                       as do <close>, garbage collection and the process ending
 --                                       (kill -9 included); lock:held() tells.

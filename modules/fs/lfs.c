@@ -16,7 +16,7 @@
 **   exists(path) -> boolean
 **   sha256(path) -> hex | nil, msg, code
 **   sha256_string(data) -> hex
-**   lock(path) -> lock | nil, msg, code   flock(LOCK_EX|LOCK_NB); code "busy" when held elsewhere;
+**   lock(path) -> lock | nil, msg, code   flock(LOCK_EX|LOCK_NB); "conflict" when held elsewhere;
 **                                         lock:unlock(), also on __close/__gc and at process exit
 **
 ** list, read, write, append, write_atomic, rename (a copy across file systems), copy, sha256, walk,
@@ -401,7 +401,8 @@ static int l_lock(lua_State *L)
   *fd = -1;
   luaL_setmetatable(L, LOCK_MT);
   int err = gf_fs_lock(path, fd);
-  if (err == EWOULDBLOCK) return gf_fail(L, "busy", "fs.lock %s: held by another process", path);
+  if (err == EWOULDBLOCK)
+    return gf_fail(L, "conflict", "fs.lock %s: held by another process", path);
   if (err) return fail1(L, "lock", path, err);
   return 1;
 }
