@@ -91,6 +91,10 @@ function M.new(opts)
     clock = opts.clock, stats_ttl = opts.stats_ttl,
     collections_workflows = opts.collections_workflows })
   local log = opts.log
+  if opts.warm then
+    local n = api:warm()
+    if log then log.info("payload statistics ready", { collections_workflows = n }) end
+  end
 
   local function deny(req)
     if is_api(req.path) then

@@ -65,7 +65,7 @@ function M.main(...)
   local store, msg = require("gf.flow.store").open(opts.state)
   if not store then host.fail("serve: " .. tostring(msg)) end
   local handle = require("serve.app").new({ store = store, token = opts.token,
-    allow_actions = opts.allow_actions, www = opts.www, log = log,
+    allow_actions = opts.allow_actions, www = opts.www, log = log, warm = true,
     collections_workflows = opts.collections_workflow })
   local srv, err = server.listen({ bind = opts.bind, port = opts.port, max_body = 65536,
     max_connections = opts.max_connections, timeout = 30 }, handle)

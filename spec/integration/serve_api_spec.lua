@@ -100,6 +100,20 @@ local function suite(label, open_fn, dispose)
       assert.equal(3, select(2, sync:payloads({ collections_workflow = seed.CW })).counts.FAILED.hour)
     end)
 
+    it("computes the statistics before the first request when warmed (gfhost serve does)", function()
+      local a = require("serve.api").new(store, { clock = function() return base end,
+        collections_workflows = { seed.CW } })
+      local passes = 0
+      local real = store.payload_stats
+      store.payload_stats = function(...) passes = passes + 1 return real(...) end
+      finally(function() store.payload_stats = nil end)
+      assert.is_true(a:warm() >= 1)
+      local warmed = passes
+      assert.is_true(warmed >= 2) -- hour and day for the given collections-workflow
+      assert.equal(2, select(2, a:payloads({ collections_workflow = seed.CW })).counts.FAILED.hour)
+      assert.equal(warmed, passes) -- the first request was answered from the cache
+    end)
+
     it("filters the table by state and since, and pages it", function()
       local _, r = api:payloads({ collections_workflow = seed.CW, state = "FAILED" })
       assert.equal(3, #r.items)

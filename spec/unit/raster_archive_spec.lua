@@ -1,6 +1,5 @@
 -- gf.raster.list / extract / archive_path: rasters inside .tgz archives through GDAL's /vsitar/
 -- (the VIIRS job's tiles), on a real GeoTIFF (r-cran-terra's elev.tif, spec/support/testdata.sh).
-local raster = require("gf.raster")
 local fs = require("gf.fs")
 local paths = require("spec.support.paths")
 
@@ -12,6 +11,8 @@ local function sh(cmd)
 end
 
 describe("gf.raster archives", function()
+  if require("spec.support.features").skip_unless(_ENV, "raster") then return end
+  local raster = require("gf.raster")
   local dir, elev, tgz
 
   setup(function()

@@ -5,9 +5,10 @@ local paths = require("spec.support.paths")
 local crank = require("spec.support.crank")
 local run = require("spec.support.run")
 local fs = require("gf.fs")
-local raster = require("gf.raster")
 
 describe("gf.raster.cog_layout #unit", function()
+  if require("spec.support.features").skip_unless(_ENV, "raster") then return end
+  local raster = require("gf.raster")
   local dir, src
   local q = run.shquote
   setup(function()
