@@ -81,6 +81,12 @@ describe("failed_workflows on stepfunctions-local #integration", function()
       .. "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_CONFIG_FILE=/dev/null "
       .. "AWS_SHARED_CREDENTIALS_FILE=/dev/null env %s %s run failed_workflows %s > %s/out 2> %s/err")
       :format(paths.root, env or "", paths.gfhost, table.concat(q, " "), tmp, tmp)
+    -- Under ASan (CI's second run) LeakSanitizer's own tracer has crashed at this script's exit
+    -- ("Tracer caught signal 11", exit 1) in 3 of 3 full-suite runs, never when the spec ran
+    -- alone (10 runs): leak checking is off for this one subprocess, its code stays under ASan
+    -- and UBSan, and its modules' leaks are checked in-process by the unit specs.
+    local asan = os.getenv("ASAN_OPTIONS")
+    if asan then cmd = ("ASAN_OPTIONS='%s:detect_leaks=0' %s"):format(asan, cmd) end
     local _, _, code = os.execute(cmd)
     return code, fs.read(tmp .. "/out") or "", fs.read(tmp .. "/err") or ""
   end
